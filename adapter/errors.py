@@ -1,0 +1,71 @@
+"""Errors the adapter raises on purpose.
+
+    AdapterError
+    ├── BadInput                 input the adapter cannot accept; never retried
+    │   ├── UnreadableMessage    not a file, not UTF-8, not JSON            (HTTP 400)
+    │   ├── InvalidResource      JSON that is not a valid FHIR R4 resource   (HTTP 400)
+    │   ├── UnreadableValue      a HER2 IHC/ISH value that cannot be read    (HTTP 422)
+    │   └── NoHer2Result         no HER2 IHC or ISH result in the message    (HTTP 422)
+    └── MappingError             a file in mappings/ is malformed (start-up fails)
+
+Every BadInput names the offending field as a FHIRPath `expression` rooted at the resource
+(`Observation.valueQuantity.value`) and, for a resource inside a Bundle, `within` names the
+entry (`Bundle.entry[2].resource`), so the sender can find and fix it.
+"""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    """Base of every error the adapter raises on purpose."""
+
+
+class BadInput(AdapterError):
+    """The input cannot be interpreted; the same input will always fail the same way."""
+
+    def __init__(
+        self, message: str, expression: str | None = None, within: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expression = expression
+        self.within = within
+
+    def located(self, within: str) -> BadInput:
+        """Return this error placed inside a Bundle entry (`Bundle.entry[2].resource`)."""
+        self.within = within
+        return self
+
+    @property
+    def expressions(self) -> tuple[str, ...]:
+        """FHIRPaths for OperationOutcome.issue.expression: resource-rooted, then bundle-rooted."""
+        if self.expression is None:
+            return (self.within,) if self.within else ()
+        if self.within is None:
+            return (self.expression,)
+        _, _, rest = self.expression.partition(".")
+        return (self.expression, f"{self.within}.{rest}" if rest else self.within)
+
+    def __str__(self) -> str:
+        where = self.within + " " if self.within else ""
+        return f"{where}{self.expression}: {self.message}" if self.expression else self.message
+
+
+class UnreadableMessage(BadInput):
+    """Bytes that are not UTF-8, text that is not JSON, a file that cannot be read."""
+
+
+class InvalidResource(BadInput):
+    """JSON that is not a FHIR R4 resource or Bundle the adapter accepts."""
+
+
+class UnreadableValue(BadInput):
+    """An IHC or ISH value (or component) that cannot be read: the message is rejected whole."""
+
+
+class NoHer2Result(BadInput):
+    """The message holds no HER2 IHC or ISH result (a reported status alone is not one)."""
+
+
+class MappingError(AdapterError):
+    """A mapping file is malformed; the message names the file and the entry."""
