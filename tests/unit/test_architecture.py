@@ -1,0 +1,112 @@
+"""The layering rules of STYLE.md, checked on the source: imports point down only.
+
+- R1: the interpretation core imports the standard library and itself, nothing else.
+- R6: nothing imports FHIR models from the un-versioned `fhir.resources` path (that is R5).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "adapter" / "interpretation"
+CORE_PACKAGE = "adapter.interpretation"
+VERSIONED_FHIR = "fhir.resources.R4B"
+
+
+def _modules(*folders: Path) -> list[Path]:
+    return sorted(path for folder in folders if folder.is_dir() for path in folder.rglob("*.py"))
+
+
+def _package_of(path: Path, root: Path) -> str:
+    return ".".join(path.relative_to(root).parts[:-1])  # a module's and an __init__'s alike
+
+
+def _imports(path: Path, root: Path = ROOT) -> Iterator[tuple[int, str]]:
+    """(line, absolute module name) of every import in `path`, relative ones resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = _package_of(path, root).split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            yield node.lineno, module
+            for alias in node.names:  # `from fhir.resources import observation` names a module
+                yield node.lineno, f"{module}.{alias.name}"
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names or module == "__future__"
+
+
+def _in_core(module: str) -> bool:
+    return module == CORE_PACKAGE or module.startswith(CORE_PACKAGE + ".")
+
+
+def _is_unversioned_fhir(module: str) -> bool:
+    return (module == "fhir.resources" or module.startswith("fhir.resources.")) and not (
+        module == VERSIONED_FHIR or module.startswith(VERSIONED_FHIR + ".")
+    )
+
+
+CORE_MODULES = _modules(CORE)
+ALL_MODULES = _modules(ROOT / "adapter", ROOT / "workers")
+
+
+def test_the_core_has_modules_to_check() -> None:
+    assert CORE_MODULES, f"no modules found under {CORE}"
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_module_imports_only_the_standard_library_and_the_core(path: Path) -> None:
+    outside = [
+        f"line {line}: {module}"
+        for line, module in _imports(path)
+        if not _is_stdlib(module) and not _in_core(module)
+        # `from adapter.interpretation import model` also yields "...interpretation.model"
+    ]
+    assert not outside, f"{path.relative_to(ROOT)} imports outside the core: {outside}"
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_module_imports_fhir_models_only_from_r4b(path: Path) -> None:
+    r5 = [
+        f"line {line}: {module}" for line, module in _imports(path) if _is_unversioned_fhir(module)
+    ]
+    assert not r5, f"{path.relative_to(ROOT)} imports un-versioned (R5) fhir.resources: {r5}"
+
+
+@pytest.mark.parametrize(
+    ("module", "unversioned"),
+    [
+        ("fhir.resources", True),
+        ("fhir.resources.observation", True),
+        ("fhir.resources.get_fhir_model_class", True),
+        ("fhir.resources.R4B", False),
+        ("fhir.resources.R4B.observation", False),
+        ("fhir.resources_extra", False),
+    ],
+)
+def test_unversioned_fhir_imports_are_told_from_r4b(module: str, unversioned: bool) -> None:
+    assert _is_unversioned_fhir(module) is unversioned
+
+
+def test_relative_imports_resolve_to_absolute_names(tmp_path: Path) -> None:
+    # the check must not be dodged by `from ..fhir import findings` inside the core
+    probe = tmp_path / "adapter" / "interpretation" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("from ..fhir import findings\nfrom . import model\n", encoding="utf-8")
+    names = [module for _, module in _imports(probe, root=tmp_path)]
+    assert "adapter.fhir.findings" in names
+    assert "adapter.interpretation.model" in names
