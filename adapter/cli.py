@@ -1,0 +1,229 @@
+"""The `her2-adapter` command line (adapter-contract.md 4 and 5).
+
+    her2-adapter interpret [--site SITE] [--format json|text] FILE...
+    her2-adapter interpret [--site SITE] [--format json|text] --ndjson FILE
+
+Runs the pipeline in-process, with no service. Exit status 0 when every message was good, 2
+when any was not (bad input is one line on standard error naming the file and the field; a
+stack trace is never the message), 1 when the adapter itself cannot start (broken mappings).
+Later subcommands (serve, worker, ...) register themselves in `build_parser` beside `interpret`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapter import __version__
+from adapter.errors import BadInput, MappingError, UnreadableMessage
+from adapter.fhir.json_input import parse_json
+from adapter.fhir.outcome import exception_outcome, operation_outcome
+from adapter.fhir.report import collection_bundle
+from adapter.interpretation.model import SiteGroup
+from adapter.mappings import Mappings, default_mappings
+from adapter.pipeline import InterpretedMessage, interpret_message
+from adapter.summary import summary_line
+
+PROG = "her2-adapter"
+STDIN = "-"
+EXIT_OK, EXIT_CANNOT_START, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BAD_INPUT
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="HER2 IHC/ISH results in FHIR -> guideline HER2 status in FHIR."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    interpret = commands.add_parser(
+        "interpret",
+        help="interpret messages and print the output resources",
+        description="Interpret FHIR messages (an Observation or a Bundle per file, '-' for "
+        "standard input) and print one collection Bundle of every case's output resources.",
+    )
+    interpret.add_argument(
+        "--site",
+        choices=[group.value for group in SiteGroup],
+        help="tumour site for every case, overriding what the message names",
+    )
+    interpret.add_argument(
+        "--format",
+        choices=["json", "text"],
+        default="json",
+        help="json: a FHIR Bundle (default); text: one line per case for a person",
+    )
+    interpret.add_argument(
+        "--ndjson",
+        metavar="FILE",
+        help="read one message per line; print one line per non-blank input line",
+    )
+    interpret.add_argument("files", nargs="*", metavar="FILE", help="message files, '-' = stdin")
+    interpret.set_defaults(run=_run_interpret, parser=interpret)
+    return parser
+
+
+def _run_interpret(args: argparse.Namespace) -> int:
+    if (args.ndjson is None) == (not args.files):
+        args.parser.error("give either FILE... or --ndjson FILE")
+    try:
+        mappings = default_mappings()
+    except MappingError as error:
+        _say(f"{PROG}: mappings: {error}")
+        return EXIT_CANNOT_START
+    run = Run(
+        mappings=mappings,
+        site=SiteGroup(args.site) if args.site else None,
+        text=args.format == "text",
+        recorded=datetime.now(UTC),  # one time for the whole run
+    )
+    if args.ndjson is not None:
+        return run.ndjson(args.ndjson)
+    return run.files(args.files)
+
+
+class Run:
+    """One `interpret` invocation: its settings and the two reading modes."""
+
+    def __init__(
+        self, *, mappings: Mappings, site: SiteGroup | None, text: bool, recorded: datetime
+    ) -> None:
+        self.mappings = mappings
+        self.site = site
+        self.text = text
+        self.recorded = recorded
+
+    def interpret(self, data: bytes) -> InterpretedMessage:
+        """Parse and interpret one message; raises BadInput."""
+        return interpret_message(
+            parse_json(data), self.mappings, site=self.site, recorded=self.recorded
+        )
+
+    def files(self, names: Sequence[str]) -> int:
+        """One message per file; one Bundle of every case of every good file."""
+        resources: list[dict[str, Any]] = []
+        any_good, status = False, EXIT_OK
+        for name in names:
+            shown = _shown(name)
+            try:
+                message = self.interpret(_read(name))
+            except BadInput as error:
+                _say(f"{PROG}: {shown}: {error}")
+                status = EXIT_BAD_INPUT
+                continue
+            except Exception as error:  # a bug must not print a trace or stop the other files
+                _say(f"{PROG}: internal error while reading {shown}: {type(error).__name__}")
+                status = EXIT_BAD_INPUT
+                continue
+            any_good = True
+            for warning in message.warnings:
+                _say(f"warning: {shown}: {warning}")
+            if self.text:
+                for case in message.cases:
+                    _print(f"{shown}: {summary_line(case.case, case.interpretation)}")
+            resources.extend(message.resources)
+        if any_good and not self.text:
+            _print(_json(collection_bundle(resources), indent=2))
+        return status
+
+    def ndjson(self, name: str) -> int:
+        """One message per line; exactly one output line per non-blank input line, in order."""
+        shown = _shown(name)
+        try:
+            data = _read(name)
+        except BadInput as error:
+            _say(f"{PROG}: {shown}: {error}")
+            return EXIT_BAD_INPUT
+        status = EXIT_OK
+        for number, line in _lines(data):
+            where = f"line {number}"
+            try:
+                message = self.interpret(line)
+            except BadInput as error:
+                status = EXIT_BAD_INPUT
+                self._bad_line(operation_outcome(error, diagnostics_prefix=f"{where}: "))
+                continue
+            except Exception as error:  # a bug must not print a trace or stop the other lines
+                status = EXIT_BAD_INPUT
+                diagnostics = f"{where}: internal error: {type(error).__name__}"
+                self._bad_line(exception_outcome(diagnostics))
+                continue
+            for warning in message.warnings:
+                _say(f"warning: {shown}: {where}: {warning}")
+            if self.text:
+                summaries = (summary_line(c.case, c.interpretation) for c in message.cases)
+                _print(f"{where}: " + " | ".join(summaries))
+            else:
+                _print(_json(collection_bundle(message.resources)))
+        return status
+
+    def _bad_line(self, outcome: dict[str, Any]) -> None:
+        if self.text:
+            _print("; ".join(issue["diagnostics"] for issue in outcome["issue"]))
+        else:
+            _print(_json(outcome))
+
+
+def _read(name: str) -> bytes:
+    """The bytes of file `name` ('-' = standard input); raises UnreadableMessage."""
+    try:
+        return sys.stdin.buffer.read() if name == STDIN else Path(name).read_bytes()
+    except OSError as error:
+        raise UnreadableMessage(f"cannot be read: {error.strerror or error}") from error
+
+
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, line) for each non-blank line; blank lines are counted."""
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.strip():
+            yield number, line.rstrip(b"\r")
+
+
+def _shown(name: str) -> str:
+    return "<stdin>" if name == STDIN else name
+
+
+def _json(resource: dict[str, Any], *, indent: int | None = None) -> str:
+    separators = None if indent else (",", ":")
+    return json.dumps(
+        resource, indent=indent, separators=separators, ensure_ascii=False, default=_decimal
+    )
+
+
+def _decimal(value: object) -> float:
+    """A Decimal as a JSON number. Output resources carry reported numbers only as the input
+    wrote them (up to 15 significant digits), which a float's shortest repr prints unchanged."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _print(line: str, stream: TextIO | None = None) -> None:
+    print(line, file=stream or sys.stdout)
+
+
+def _say(line: str) -> None:
+    _print(line, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
