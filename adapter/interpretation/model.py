@@ -223,7 +223,9 @@ class Guideline(enum.Enum):
     ASCO_CAP_2023 = "ASCO/CAP 2023 (Wolff et al., J Clin Oncol 2023;41:3867)"
     CAP_ASCP_ASCO_2016 = "CAP/ASCP/ASCO 2016 (Bartley et al., Arch Pathol Lab Med 2016;140:1345)"
     FDA_2024_TUMOUR_AGNOSTIC = "US FDA 2024, trastuzumab deruxtecan in IHC 3+ solid tumours"
-    FDA_2025_ULTRALOW = "US FDA 2025, trastuzumab deruxtecan in HER2-low/-ultralow (DESTINY-Breast06)"
+    FDA_2025_ULTRALOW = (
+        "US FDA 2025, trastuzumab deruxtecan in HER2-low/-ultralow (DESTINY-Breast06)"
+    )
     CONTRACT = "adapter contract"
 
 
@@ -284,6 +286,4 @@ class Interpretation:
     @property
     def is_final(self) -> bool:
         """Output status `final` (contract 2.3): not Equivocal, not Pending, not preliminary."""
-        return (
-            self.status not in (Status.EQUIVOCAL, Status.PENDING) and not self.preliminary
-        )
+        return self.status not in (Status.EQUIVOCAL, Status.PENDING) and not self.preliminary
