@@ -1,0 +1,47 @@
+"""Output Bundles: a `collection` to print, a `transaction` of PUTs for the write-back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+
+def _full_url(resource: dict[str, Any]) -> str:
+    # Our ids are uuid5s, referenced as urn:uuid (report.reference); other ids keep Type/id.
+    rid = resource["id"]
+    return (
+        f"urn:uuid:{rid}"
+        if len(rid) == 36 and rid.count("-") == 4
+        else f"{resource['resourceType']}/{rid}"
+    )
+
+
+def collection_bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A Bundle of type `collection` holding the resources, validated R4B."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": _full_url(r), "resource": r} for r in resources],
+    }
+    Bundle.model_validate(bundle)
+    return bundle
+
+
+def transaction_bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A `transaction` Bundle: each resource PUT to `<Type>/<id>` (idempotent); validated R4B."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": _full_url(r),
+                "resource": r,
+                "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
+            }
+            for r in resources
+        ],
+    }
+    Bundle.model_validate(bundle)
+    return bundle

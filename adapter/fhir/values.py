@@ -1,0 +1,321 @@
+"""Value shapes of contract 1.2: one Observation's (or component's) value -> a core fact.
+
+A "holder" is an Observation or one of its components, both dicts of FHIR JSON already
+validated against R4B; `path` is its FHIRPath (`Observation`, `Observation.component[1]`), so
+an unreadable value is named exactly (`Observation.component[1].valueQuantity.value`).
+Answers are matched by code through `mappings/`, then by whole text; never by display.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from decimal import Decimal, localcontext
+from typing import Any, Final
+
+from adapter.errors import UnreadableValue
+from adapter.fhir.validation import VALUE_FIELDS
+from adapter.interpretation.model import (
+    FAILED,
+    Comparator,
+    FailedTest,
+    IhcScore,
+    IhcSubclass,
+    IhcValue,
+    IshCall,
+    Number,
+    ReportedStatus,
+)
+from adapter.mappings import Mappings
+
+
+class Measure(enum.Enum):
+    """Which slot of `Her2Findings` a value fills."""
+
+    IHC = "ihc"
+    CALL = "call"
+    RATIO = "ratio"
+    HER2 = "her2_per_cell"
+    CEP17 = "cep17_per_cell"
+    STATUS = "reported_status"
+
+
+NUMBER_MEASURE: Final = {
+    "ish-result": Measure.RATIO,  # "a ratio as in some feeds" (contract 1.1)
+    "ish-panel": Measure.RATIO,
+    "ish-ratio": Measure.RATIO,
+    "ish-her2-average": Measure.HER2,
+    "ish-cep17-average": Measure.CEP17,
+}
+IHC_VALUES: Final = {
+    "ihc-0": IhcValue(IhcScore.ZERO),
+    "ihc-0-null": IhcValue(IhcScore.ZERO, IhcSubclass.NULL),
+    "ihc-0-ultralow": IhcValue(IhcScore.ZERO, IhcSubclass.ULTRALOW),
+    "ihc-1+": IhcValue(IhcScore.ONE),
+    "ihc-2+": IhcValue(IhcScore.TWO),
+    "ihc-3+": IhcValue(IhcScore.THREE),
+    # Unscored answers (contract 1.2, "IHC without a score").
+    "ihc-positive": IhcValue(IhcScore.THREE, score_reported=False),
+    "ihc-negative": IhcValue(IhcScore.ZERO_OR_ONE, score_reported=False),
+    "ihc-equivocal": IhcValue(IhcScore.TWO, score_reported=False),
+}
+ISH_CALLS: Final = {
+    "ish-positive": IshCall.POSITIVE,
+    "ish-negative": IshCall.NEGATIVE,
+    "ish-equivocal": IshCall.EQUIVOCAL,
+}
+STATUSES: Final = {
+    "status-positive": ReportedStatus.POSITIVE,
+    "status-negative": ReportedStatus.NEGATIVE,
+    "status-equivocal": ReportedStatus.EQUIVOCAL,
+}
+SUBCLASSES: Final = {"subclass-null": IhcSubclass.NULL, "subclass-ultralow": IhcSubclass.ULTRALOW}
+# dataAbsentReason codes that mean the test was not done: absent, not failed (contract 1.2).
+NOT_DONE: Final = frozenset({"not-performed", "not-asked", "asked-declined"})
+# UCUM syntax, not terminology: accepted units by what they measure. "#" and "1" are seen in
+# feeds (mii-testdata-1.json). A count unit under a ratio code (or the reverse) is unreadable.
+RATIO_UNITS: Final = frozenset({"{ratio}", "ratio", "1", "{ratio}/{ratio}"})
+COUNT_UNITS: Final = frozenset(
+    {"{copies}/{nucleus}", "/{nucleus}", "#", "{signals}/{nucleus}", "{copies}", "{signals}"}
+)
+_BOUND_WORDS: Final = {
+    "<": Comparator.LT,
+    "<=": Comparator.LE,
+    ">": Comparator.GT,
+    ">=": Comparator.GE,
+    "≤": Comparator.LE,
+    "≥": Comparator.GE,
+    "less than": Comparator.LT,
+    "below": Comparator.LT,
+    "greater than": Comparator.GT,
+    "more than": Comparator.GT,
+    "above": Comparator.GT,
+    "less than or equal to": Comparator.LE,
+    "at most": Comparator.LE,
+    "greater than or equal to": Comparator.GE,
+    "at least": Comparator.GE,
+}
+_NUMBER_TEXT: Final = re.compile(
+    r"^(?P<bound>"
+    + "|".join(sorted(map(re.escape, _BOUND_WORDS), key=len, reverse=True))
+    + r")?\s*(?P<number>\d+(?:\.\d+)?)$"
+)
+
+
+def value_field(holder: dict[str, Any]) -> tuple[str, Any] | None:
+    """The holder's value[x] as (field name, JSON value); validation allows one at most."""
+    return next(((name, holder[name]) for name in VALUE_FIELDS if name in holder), None)
+
+
+def absent_value(holder: dict[str, Any]) -> FailedTest | None:
+    """For a holder without a value: FAILED for a `dataAbsentReason` meaning failure, else None."""
+    reason = holder.get("dataAbsentReason")
+    if not isinstance(reason, dict):
+        return None
+    codes = {c.get("code") for c in reason.get("coding") or () if isinstance(c, dict)}
+    return None if codes & NOT_DONE else FAILED
+
+
+def _concept(cc: dict[str, Any], kinds: frozenset[str], mappings: Mappings) -> str | None:
+    """The one concept of the given kinds a CodeableConcept means (codes first, then its text)."""
+    found = {
+        t.code
+        for c in cc.get("coding") or ()
+        for t in mappings.code_targets("answer", c.get("system"), c.get("code"))
+        if t.kind in kinds
+    }
+    if not found:
+        found = {t.code for t in mappings.text_targets("answer", cc.get("text")) if t.kind in kinds}
+    if len(found) > 1:
+        raise ValueError(f"its codings disagree ({', '.join(sorted(found))})")
+    return found.pop() if found else None
+
+
+def _text_concept(text: Any, kinds: frozenset[str], mappings: Mappings) -> str | None:
+    if not isinstance(text, str):
+        return None
+    found = [t.code for t in mappings.text_targets("answer", text) if t.kind in kinds]
+    return found[0] if found else None
+
+
+def _describe(field: str, value: Any) -> str:
+    if field == "valueCodeableConcept" and isinstance(value, dict):
+        codes = [f"{c.get('system')}|{c.get('code')}" for c in value.get("coding") or ()]
+        return ", ".join(codes) or repr(value.get("text"))
+    return repr(value)
+
+
+def read_ihc(holder: dict[str, Any], path: str, mappings: Mappings) -> IhcValue | FailedTest | None:
+    """An IHC score, unscored answer or failed test; None when the test was not done."""
+    found = value_field(holder)
+    if found is None:
+        return absent_value(holder)
+    field, value = found
+    kinds = frozenset({"ihc-answer", "failed"})
+    try:
+        concept: str | None = None
+        if field == "valueCodeableConcept":
+            concept = _concept(value, kinds, mappings)
+        elif field == "valueString":
+            concept = _text_concept(value, kinds, mappings)
+        elif field == "valueInteger" and 0 <= value <= 3:
+            concept = ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[value]
+        elif field == "valueQuantity" and not (value.get("unit") or value.get("code")):
+            # A unitless quantity 0-3 is seen as an IHC score in feeds (fhir-samples README).
+            number = value.get("value")
+            if number in (0, 1, 2, 3) and "comparator" not in value:
+                concept = ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[int(number)]
+    except ValueError as error:
+        raise UnreadableValue(f"IHC value {error}", expression=f"{path}.{field}") from error
+    if concept is None:
+        raise UnreadableValue(
+            f"{_describe(field, value)} is not a known IHC score or answer",
+            expression=f"{path}.{field}",
+        )
+    return FAILED if concept == "failed" else IHC_VALUES[concept]
+
+
+def read_subclass(holder: dict[str, Any], mappings: Mappings) -> IhcSubclass | None:
+    """The IHC 0 sub-class a component states ("null", "ultralow"), as text or code; else None."""
+    found = value_field(holder)
+    if found is None:
+        return None
+    field, value = found
+    kinds = frozenset({"ihc-subclass"})
+    concept: str | None = None
+    if field == "valueString":
+        concept = _text_concept(value, kinds, mappings)
+    elif field == "valueCodeableConcept":
+        try:
+            concept = _concept(value, kinds, mappings)
+        except ValueError:
+            concept = None
+        codes = (c.get("code") for c in value.get("coding") or ())
+        concept = concept or next(
+            (k for k in (_text_concept(c, kinds, mappings) for c in codes) if k), None
+        )
+    return SUBCLASSES.get(concept) if concept else None
+
+
+def read_ish(
+    holder: dict[str, Any], path: str, role: str, mappings: Mappings
+) -> tuple[Measure, Number | IshCall | FailedTest] | None:
+    """An ISH number, qualitative answer or failed test for `role`; None when not done."""
+    measure = NUMBER_MEASURE[role]
+    failed_measure = Measure.CALL if role in ("ish-result", "ish-panel") else measure
+    found = value_field(holder)
+    if found is None:
+        failed = absent_value(holder)
+        return (failed_measure, failed) if failed else None
+    field, value = found
+    where = f"{path}.{field}"
+    kinds = frozenset({"ish-answer", "failed"})
+    concept: str | None = None
+    if field == "valueCodeableConcept":
+        try:
+            concept = _concept(value, kinds, mappings)
+        except ValueError as error:
+            raise UnreadableValue(f"ISH value {error}", expression=where) from error
+    elif field == "valueString":
+        number = number_from_text(value)
+        if number is not None:
+            return measure, number
+        concept = _text_concept(value, kinds, mappings)
+    elif field in ("valueQuantity", "valueRatio", "valueInteger"):
+        return measure, read_number(field, value, where, measure)
+    if concept is None:
+        raise UnreadableValue(
+            f"{_describe(field, value)} is not a known ISH value", expression=where
+        )
+    if concept == "failed":
+        return failed_measure, FAILED
+    return Measure.CALL, ISH_CALLS[concept]
+
+
+def read_reported_status(holder: dict[str, Any], mappings: Mappings) -> ReportedStatus | None:
+    """A status reported earlier (contract 2.6); None for any value it does not list."""
+    found = value_field(holder)
+    if found is None:
+        return None
+    field, value = found
+    kinds = frozenset({"status"})
+    try:
+        if field == "valueCodeableConcept":
+            concept = _concept(value, kinds, mappings)
+        elif field == "valueString":
+            concept = _text_concept(value, kinds, mappings)
+        else:
+            concept = None
+    except ValueError:
+        concept = None
+    return STATUSES.get(concept) if concept else None
+
+
+def number_from_text(text: str) -> Number | None:
+    """ "2.2", "> 2.2", "greater than 2.2", "<= 2.0" -> Number; None when not a number."""
+    match = _NUMBER_TEXT.match(" ".join(text.split()).lower())
+    if match is None:
+        return None
+    bound = match.group("bound")
+    return Number(Decimal(match.group("number")), _BOUND_WORDS[bound] if bound else None)
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+        raise UnreadableValue(f"{value!r} is not a number", expression=where)
+    # A float only arrives from a caller that skipped parse_json; repr() is the shortest text
+    # that reads back to it, i.e. what the JSON said.
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise UnreadableValue(f"{value} is not a finite number", expression=where)
+    if number < 0:
+        raise UnreadableValue(f"{value} is negative: a count or ratio cannot be", expression=where)
+    return number
+
+
+def _comparator(quantity: dict[str, Any], where: str) -> Comparator | None:
+    raw = quantity.get("comparator")
+    if raw is None:
+        return None
+    try:
+        return Comparator(raw)
+    except ValueError as error:
+        raise UnreadableValue(
+            f"comparator {raw!r} is not a bound", expression=f"{where}.comparator"
+        ) from error
+
+
+def _check_unit(quantity: dict[str, Any], where: str, measure: Measure) -> None:
+    units = {u for u in (quantity.get("code"), quantity.get("unit")) if u}
+    allowed = RATIO_UNITS if measure is Measure.RATIO else COUNT_UNITS
+    if units - allowed:
+        raise UnreadableValue(
+            f"unit {sorted(units)[0]!r} does not fit a {measure.value.replace('_', ' ')}",
+            expression=f"{where}.unit",
+        )
+
+
+def read_number(field: str, value: Any, where: str, measure: Measure) -> Number:
+    """A Quantity, Ratio or integer value as an exact, possibly bounded, Number."""
+    if field == "valueInteger":
+        return Number(_decimal(value, where))
+    if field == "valueQuantity":
+        _check_unit(value, where, measure)
+        return Number(_decimal(value.get("value"), f"{where}.value"), _comparator(value, where))
+    numerator, denominator = value.get("numerator") or {}, value.get("denominator") or {}
+    top = _decimal(numerator.get("value"), f"{where}.numerator.value")
+    bottom = _decimal(denominator.get("value"), f"{where}.denominator.value")
+    if bottom == 0:
+        raise UnreadableValue("denominator 0", expression=f"{where}.denominator.value")
+    if "comparator" in denominator:
+        # ">= 1 : >= 100" (mcode-ctms-1.json) bounds nothing a ratio could be compared with.
+        raise UnreadableValue(
+            "a bounded denominator gives no ratio", expression=f"{where}.denominator"
+        )
+    if bottom == 1:
+        return Number(
+            top, _comparator(numerator, f"{where}.numerator")
+        )  # as reported: no re-rounding
+    with localcontext() as context:
+        context.prec = 50  # exact for every ratio a laboratory writes
+        return Number(top / bottom, _comparator(numerator, f"{where}.numerator"))
