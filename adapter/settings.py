@@ -1,0 +1,91 @@
+"""Every setting of the service, read once from the environment into one typed object.
+
+Each field's environment variable is its name in upper case (`REDIS_URL`, `FHIR_SERVER_URL`,
+...); `.env.example` lists them all with a one-line meaning. Unsafe combinations are refused at
+start-up rather than discovered in production (see `_refuse_unsafe`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, env_file=None, extra="ignore")
+
+    # --- Redis: broker, case store, job records, dead letters, metrics --------------------
+    redis_url: str | None = None  # None: `demo` starts an embedded Redis; serve/worker refuse
+
+    # --- write-back ----------------------------------------------------------------------
+    fhir_server_url: str | None = None  # None: write Bundles to `sink_dir` instead
+    fhir_server_token: SecretStr | None = None  # static bearer token for the FHIR server
+    fhir_oauth_token_url: str | None = None  # OAuth2 client credentials (SMART Backend Services)
+    fhir_oauth_client_id: str | None = None
+    fhir_oauth_client_secret: SecretStr | None = None
+    fhir_oauth_scope: str = "system/DiagnosticReport.write system/Observation.write"
+    fhir_timeout_seconds: float = 10.0
+    sink_dir: Path = Path("out/bundles")
+
+    # --- ingest --------------------------------------------------------------------------
+    adapter_api_keys: SecretStr | None = None  # comma-separated; required unless demo mode
+    adapter_demo_mode: bool = False  # demo: no API key required (never in production)
+    max_body_bytes: int = 5 * 1024 * 1024
+
+    # --- processing ----------------------------------------------------------------------
+    case_retention_seconds: int = 90 * 24 * 3600  # how long a case's observations are kept
+    job_retention_seconds: int = 7 * 24 * 3600  # how long /jobs/{id} answers
+    visibility_timeout_seconds: int = 300  # a killed worker's task is redelivered after this
+    max_retries: int = 10  # write-back attempts before a job is dead-lettered
+    retry_backoff_max_seconds: int = 60  # cap of the exponential backoff (< visibility timeout)
+    worker_heartbeat_seconds: int = 5
+    worker_concurrency: int = 2
+
+    # --- MLLP (HL7 v2) -------------------------------------------------------------------
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_tls_client_ca: Path | None = None
+    mllp_allowed_senders: str | None = None  # comma-separated MSH-4.1 values
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.retry_backoff_max_seconds * 2 >= self.visibility_timeout_seconds:
+            raise ValueError(
+                "RETRY_BACKOFF_MAX_SECONDS must stay well below VISIBILITY_TIMEOUT_SECONDS "
+                "(a retry waiting longer than the visibility timeout is delivered twice)"
+            )
+        oauth = (
+            self.fhir_oauth_token_url,
+            self.fhir_oauth_client_id,
+            self.fhir_oauth_client_secret,
+        )
+        if any(oauth) and not all(oauth):
+            raise ValueError(
+                "FHIR_OAUTH_TOKEN_URL, FHIR_OAUTH_CLIENT_ID and FHIR_OAUTH_CLIENT_SECRET "
+                "go together"
+            )
+        return self
+
+    @property
+    def api_keys(self) -> frozenset[str]:
+        raw = self.adapter_api_keys.get_secret_value() if self.adapter_api_keys else ""
+        return frozenset(key.strip() for key in raw.split(",") if key.strip())
+
+    @property
+    def allowed_senders(self) -> frozenset[str] | None:
+        if not self.mllp_allowed_senders:
+            return None
+        return frozenset(s.strip() for s in self.mllp_allowed_senders.split(",") if s.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment once."""
+    return Settings()
