@@ -1,0 +1,68 @@
+"""Messages that name their results instead of carrying them (issue 4: references only).
+
+An EHR's subscription notification (R4B `subscription-notification`) or a Bundle whose entries
+hold only a `fullUrl` / `request.url` names Observations that live on the FHIR server. The API
+accepts such a message after checking its structure; the worker fetches the named resources and
+reads the message as a `collection` of what it then holds. No I/O here: fetching is the
+caller's, through the `fetched` mapping.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+JsonDict = dict[str, Any]
+
+# What a results message may name for the worker to fetch (contract 1: Observations, and the
+# Specimen / Patient they point at are fetched with them by the worker).
+FETCHABLE: Final = re.compile(r"(?:^|/)(Observation|Specimen|Patient)/([A-Za-z0-9\-.]{1,64})$")
+# Entries that carry the notification itself, not results.
+NOTIFICATION_TYPES: Final = frozenset({"SubscriptionStatus", "Parameters"})
+
+
+def references_to_fetch(message: JsonDict) -> list[str]:
+    """`Type/id` of each entry that names a resource without holding it; [] for full messages."""
+    if message.get("resourceType") != "Bundle":
+        return []
+    found = []
+    for entry in message.get("entry") or []:
+        if not isinstance(entry, dict) or "resource" in entry:
+            continue
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        for candidate in (entry.get("fullUrl"), request.get("url")):
+            match = FETCHABLE.search(candidate) if isinstance(candidate, str) else None
+            if match:
+                found.append(f"{match.group(1)}/{match.group(2)}")
+                break
+    return found
+
+
+def as_readable_message(message: JsonDict, fetched: Mapping[str, JsonDict]) -> JsonDict:
+    """The message as the reader takes it: a notification or a references-only Bundle becomes
+    a `collection` of the resources it holds plus those fetched; any other message is returned
+    unchanged (the reader then judges it)."""
+    if message.get("resourceType") != "Bundle":
+        return message
+    is_notification = message.get("type") == "subscription-notification"
+    if not is_notification and not references_to_fetch(message):
+        return message
+    entries = []
+    for entry in message.get("entry") or []:
+        if not isinstance(entry, dict):
+            entries.append(entry)  # the reader rejects it, naming the entry
+            continue
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and resource.get("resourceType") in NOTIFICATION_TYPES:
+            continue
+        if resource is None:
+            named = references_to_fetch({"resourceType": "Bundle", "entry": [entry]})
+            if named and named[0] in fetched:
+                entries.append({"fullUrl": named[0], "resource": fetched[named[0]]})
+            continue
+        entries.append({k: v for k, v in entry.items() if k in ("fullUrl", "resource")})
+    for reference, resource in fetched.items():  # Specimens/Patients fetched alongside
+        if all(e.get("fullUrl") != reference for e in entries if isinstance(e, dict)):
+            entries.append({"fullUrl": reference, "resource": resource})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
