@@ -30,8 +30,9 @@ def references_to_fetch(message: JsonDict) -> list[str]:
     for entry in message.get("entry") or []:
         if not isinstance(entry, dict) or "resource" in entry:
             continue
-        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-        for candidate in (entry.get("fullUrl"), request.get("url")):
+        request = entry.get("request")
+        url = request.get("url") if isinstance(request, dict) else None
+        for candidate in (entry.get("fullUrl"), url):
             match = FETCHABLE.search(candidate) if isinstance(candidate, str) else None
             if match:
                 found.append(f"{match.group(1)}/{match.group(2)}")
