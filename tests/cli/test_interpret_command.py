@@ -6,6 +6,7 @@ Every run is also checked for the one thing a user must never see: a stack trace
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,16 @@ LOINC = "http://loinc.org"
 POSITIVE, NEGATIVE, EQUIVOCAL = "LA6576-8", "LA6577-6", "LA11885-3"
 
 
-def run(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     ran = subprocess.run(
-        [SCRIPT, *map(str, args)], input=stdin, capture_output=True, cwd=ROOT, timeout=120
+        [SCRIPT, *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
     result = subprocess.CompletedProcess(
         ran.args, ran.returncode, ran.stdout.decode("utf-8"), ran.stderr.decode("utf-8")
@@ -305,3 +313,20 @@ def test_usage_errors_exit_2_with_a_usage_message(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 2
     assert "usage: her2-adapter" in result.stderr
+
+
+def test_broken_mappings_stop_the_run_with_one_line_and_exit_1(tmp_path: Path) -> None:
+    for mapping in (ROOT / "mappings").glob("*.json"):
+        (tmp_path / mapping.name).write_bytes(mapping.read_bytes())
+    broken = next(tmp_path.glob("inbound-*.conceptmap.json"))
+    broken.write_text("{", encoding="utf-8")
+    result = run(
+        "interpret",
+        EXAMPLES / "fhir" / "breast-ihc3plus.json",
+        env={"ADAPTER_MAPPINGS_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("her2-adapter: mappings: ")
+    assert broken.name in line
