@@ -6,7 +6,11 @@
     │   ├── InvalidResource      JSON that is not a valid FHIR R4 resource   (HTTP 400)
     │   ├── UnreadableValue      a HER2 IHC/ISH value that cannot be read    (HTTP 422)
     │   └── NoHer2Result         no HER2 IHC or ISH result in the message    (HTTP 422)
-    └── MappingError             a file in mappings/ is malformed (start-up fails)
+    ├── MappingError             a file in mappings/ is malformed (start-up fails)
+    ├── QueueUnavailable         the broker cannot take the job now          (HTTP 503)
+    ├── DependencyUnavailable    FHIR server / network / Redis fault; the worker retries
+    └── WriteRejected            the FHIR server refused the request (4xx); permanent,
+                                 dead-lettered; carries the server's OperationOutcome
 
 Every BadInput names the offending field as a FHIRPath `expression` rooted at the resource
 (`Observation.valueQuantity.value`) and, for a resource inside a Bundle, `within` names the
@@ -14,6 +18,8 @@ entry (`Bundle.entry[2].resource`), so the sender can find and fix it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class AdapterError(Exception):
@@ -69,3 +75,25 @@ class NoHer2Result(BadInput):
 
 class MappingError(AdapterError):
     """A mapping file is malformed; the message names the file and the entry."""
+
+
+class QueueUnavailable(AdapterError):
+    """The broker (Redis) did not confirm the job: nothing was queued; the sender may retry."""
+
+
+class DependencyUnavailable(AdapterError):
+    """A FHIR server, network or Redis fault that may pass: the worker retries with backoff."""
+
+
+class WriteRejected(AdapterError):
+    """The FHIR server refused the request with a 4xx: retrying the same request cannot help.
+
+    `status` is the HTTP status; `outcome` the server's OperationOutcome (JSON), if it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, outcome: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
