@@ -72,11 +72,23 @@ STATUSES: Final = {
 SUBCLASSES: Final = {"subclass-null": IhcSubclass.NULL, "subclass-ultralow": IhcSubclass.ULTRALOW}
 # dataAbsentReason codes that mean the test was not done: absent, not failed (contract 1.2).
 NOT_DONE: Final = frozenset({"not-performed", "not-asked", "asked-declined"})
-# UCUM syntax, not terminology: accepted units by what they measure. "#" and "1" are seen in
-# feeds (mii-testdata-1.json). A count unit under a ratio code (or the reverse) is unreadable.
-RATIO_UNITS: Final = frozenset({"{ratio}", "ratio", "1", "{ratio}/{ratio}"})
-COUNT_UNITS: Final = frozenset(
-    {"{copies}/{nucleus}", "/{nucleus}", "#", "{signals}/{nucleus}", "{copies}", "{signals}"}
+# UCUM syntax, not terminology. Contract 1.2 lists the units of "ISH numbers" together, without
+# tying one to the ratio and another to the averages, and feeds mix them up; so any of them is
+# accepted on any ISH number (compared without case). "#" and "1" are seen in feeds
+# (mii-testdata-1.json). A unit of another kind (IU/mL, %) is not an ISH count: unreadable.
+ISH_UNITS: Final = frozenset(
+    {
+        "{ratio}",
+        "ratio",
+        "1",
+        "{ratio}/{ratio}",
+        "{copies}/{nucleus}",
+        "/{nucleus}",
+        "#",
+        "{signals}/{nucleus}",
+        "{copies}",
+        "{signals}",
+    }
 )
 _BOUND_WORDS: Final = {
     "<": Comparator.LT,
@@ -286,9 +298,8 @@ def _comparator(quantity: dict[str, Any], where: str) -> Comparator | None:
 
 
 def _check_unit(quantity: dict[str, Any], where: str, measure: Measure) -> None:
-    units = {u for u in (quantity.get("code"), quantity.get("unit")) if u}
-    allowed = RATIO_UNITS if measure is Measure.RATIO else COUNT_UNITS
-    if units - allowed:
+    units = {u for u in (quantity.get("code"), quantity.get("unit")) if isinstance(u, str) and u}
+    if {u.lower() for u in units} - ISH_UNITS:
         raise UnreadableValue(
             f"unit {sorted(units)[0]!r} does not fit a {measure.value.replace('_', ' ')}",
             expression=f"{where}.unit",

@@ -109,15 +109,9 @@ def test_specimen_less_observations_join_the_subjects_only_specimen_else_a_subje
         ish_observation("2.5", id="b", specimen=None),
     )
     (case,) = read(two).cases
-    assert (
-        case.key == "subject|Patient/p"
-    )
-    assert (
-        case.specimen is None
-    )
-    assert (
-        case.subject == {"reference": "Patient/p"}
-    )
+    assert case.key == "subject|Patient/p"
+    assert case.specimen is None
+    assert case.subject == {"reference": "Patient/p"}
 
 
 def test_two_specimens_two_cases_and_no_subject_is_one_message_case() -> None:

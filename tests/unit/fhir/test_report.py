@@ -62,12 +62,8 @@ def test_negative_case_resources() -> None:
     assert codes == ["HER2-low", "ish-group", "site-assumed"]
     assert obs["component"][1]["valueInteger"] == 4
     assert [d["reference"] for d in obs["derivedFrom"]] == ["Observation/a", "urn:uuid:b"]
-    assert (
-        report["result"][0]["reference"] == f"urn:uuid:{obs['id']}"
-    )
-    assert (
-        len(report["result"]) == 3
-    )
+    assert report["result"][0]["reference"] == f"urn:uuid:{obs['id']}"
+    assert len(report["result"]) == 3
     assert {c["coding"][0]["code"] for c in report["category"]} == {"LP7839-6", "SP"}
     assert report["code"]["coding"][0]["code"] == "60568-3"
     assert report["conclusion"]

@@ -304,12 +304,8 @@ def test_status_precedence_and_time_and_ignored_statuses() -> None:
     )
     (only,) = case.findings.ihc
     assert only.source.status is ResultStatus.AMENDED
-    assert (
-        only.source.issued is not None
-    )
-    assert (
-        only.source.issued.isoformat() == "2024-03-01T00:00:00+00:00"
-    )
+    assert only.source.issued is not None
+    assert only.source.issued.isoformat() == "2024-03-01T00:00:00+00:00"
     assert case.inputs == ("Observation/a",)
 
 
