@@ -28,6 +28,9 @@ SITES = {  # site name -> (SNOMED code, text, contract group)
     "lung": ("39607008", "Lung", "other"),
 }
 RATIOS = ["1.99", "2.0", "2.01", "1.5", "1.8", "2.2", "2.5", "3.1", "0.9", "5.3"]
+# Bounds that settle every threshold they meet (her2-reference.md 4.5, first rows).
+SETTLED_RATIOS = ["> 2.2", ">= 2.0", "> 2.0", "< 2.0", "less than 1.8", "greater than 2.2", "<1.8"]
+SETTLED_AVERAGES = ["> 6.5", ">= 6.0", "< 4.0", "< 3.5"]
 AVERAGES = ["3.99", "4.0", "4.01", "5.99", "6.0", "6.01", "2.4", "3.5", "4.8", "7.2", "12.1"]
 
 
@@ -45,11 +48,26 @@ class Spec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+WORDS = {"greater than": ">", "less than": "<"}
+
+
+def point(text: str) -> Decimal:
+    """A value standing for a number as written; a bound (which always settles the thresholds
+    in these messages) stands for a value just inside it."""
+    for word, sign in WORDS.items():
+        text = text.replace(word, sign)
+    text = text.replace(" ", "")
+    for sign, shift in ((">=", D(0)), ("<=", D(0)), (">", D(1)), ("<", D("-0.001"))):
+        if text.startswith(sign):
+            return D(text[len(sign) :]) + shift
+    return D(text)
+
+
 def _exact_ratio_at_least_2(spec: Spec) -> bool | None:
     if spec.ratio is not None:
-        return D(spec.ratio) >= 2
+        return point(spec.ratio) >= 2
     if spec.her2 is not None and spec.cep17 is not None:
-        return D(spec.her2) >= 2 * D(spec.cep17)
+        return point(spec.her2) >= 2 * D(spec.cep17)
     return None
 
 
@@ -86,7 +104,7 @@ def _breast(score, low_ihc, ratio_high, spec, call, failed) -> str:  # type: ign
     if score == "3+":
         return "Positive"
     if ratio_high is not None and spec.her2 is not None:
-        group = _group(ratio_high, D(spec.her2))
+        group = _group(ratio_high, point(spec.her2))
         if spec.recount is not None:
             recount = _group(D(spec.recount[0]) >= 2, D(spec.recount[1]))
             if recount != group:
@@ -99,7 +117,7 @@ def _breast(score, low_ihc, ratio_high, spec, call, failed) -> str:  # type: ign
             return "Pending"
         return "Positive" if group == 3 else "Negative"
     if spec.her2 is not None:  # single-probe
-        her2 = D(spec.her2)
+        her2 = point(spec.her2)
         if her2 >= 6:
             return "Positive"
         return "Negative" if her2 < 4 or low_ihc else "Pending"
@@ -170,6 +188,14 @@ class MessageBuilder:
         return obs
 
     def number(self, text: str) -> dict[str, Any]:
+        if not text[0].isdigit():  # a bound
+            plain = text
+            for word, sign in WORDS.items():
+                plain = plain.replace(word, sign)
+            sign, value = plain[: len(plain) - len(plain.lstrip("<>="))], plain.lstrip("<>= ")
+            if self.rng.random() < 0.5 and not any(w in text for w in WORDS):
+                return {"valueQuantity": {"value": Raw(value), "comparator": sign}}
+            return {"valueString": text}
         shape = self.rng.choice(["qty", "qty-unit", "int-or-str", "qty"])
         if shape == "qty-unit":
             return {"valueQuantity": {"value": Raw(text), "unit": "{ratio}"}}
@@ -314,6 +340,10 @@ def random_spec(rng: random.Random) -> Spec:
     spec = Spec(site, ihc)
     if kind in ("dual", "recount"):
         spec.ratio, spec.her2 = rng.choice(RATIOS), rng.choice(AVERAGES)
+        if kind == "dual" and rng.random() < 0.3:
+            spec.ratio = rng.choice(SETTLED_RATIOS)
+        if kind == "dual" and rng.random() < 0.3:
+            spec.her2 = rng.choice(SETTLED_AVERAGES)
     if kind == "recount":
         spec.ihc = "2+"
         spec.recount = (rng.choice(RATIOS), rng.choice(AVERAGES))
