@@ -1,0 +1,71 @@
+"""The resources the API's routes share, built once in the lifespan from the settings.
+
+Nothing here is built at import: `create_app(settings)` builds a `Services` when the server
+starts and closes it when the server stops, so tests and the demo can run several apps with
+different settings in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Celery
+from fastapi import Request
+
+from adapter.api.auth import ApiKeys
+from adapter.api.capability import capability_statement
+from adapter.deadletter import DeadLetterQueue
+from adapter.fhir_server import write_back_target
+from adapter.jobs import JobStore
+from adapter.mappings import Mappings, default_mappings
+from adapter.metrics import Metrics
+from adapter.queue import make_celery
+from adapter.redis_client import redis_client
+from adapter.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    celery: Celery
+    jobs: JobStore
+    metrics: Metrics
+    dead_letters: DeadLetterQueue
+    mappings: Mappings
+    keys: ApiKeys
+    write_back: Any  # FhirServer | DirectorySink: both have check()
+    capability: dict[str, Any]
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Build every shared resource; raises MappingError when mappings/ is malformed.
+        Connections are opened lazily, so a broker that is down does not stop start-up."""
+        client = redis_client(settings)
+        return cls(
+            settings=settings,
+            redis=client,
+            celery=make_celery(settings),
+            jobs=JobStore(client, settings.job_retention_seconds),
+            metrics=Metrics(client),
+            dead_letters=DeadLetterQueue(client),
+            mappings=default_mappings(),
+            keys=ApiKeys(settings.api_keys, demo_mode=settings.adapter_demo_mode),
+            write_back=write_back_target(settings),
+            capability=capability_statement(settings),
+        )
+
+    def close(self) -> None:
+        self.celery.close()
+        close = getattr(self.write_back, "close", None)
+        if callable(close):
+            close()
+        self.redis.close()
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's Services."""
+    built: Services = request.app.state.services
+    return built
