@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapter import __version__
+from adapter.commands import demo, dlq, serve, worker
 from adapter.errors import BadInput, MappingError, UnreadableMessage
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.outcome import exception_outcome, operation_outcome
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     interpret.add_argument("files", nargs="*", metavar="FILE", help="message files, '-' = stdin")
     interpret.set_defaults(run=_run_interpret, parser=interpret)
+    serve.register(commands)
+    demo.register(commands)
+    worker.register(commands)
+    dlq.register(commands)
     return parser
 
 

