@@ -22,7 +22,8 @@ from typing import Any, Final, TextIO
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD: Final = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's ANSI copy of the message
 )
 # Loggers of libraries that log request lines or payload-bearing messages at INFO.
 _QUIET: Final = {"uvicorn.access": logging.WARNING, "httpx": logging.WARNING}
