@@ -7,6 +7,11 @@ exception message. Patient data (names, birth dates, identifiers, values, resour
 must never be passed to a logger; exceptions are logged as their type and the frames they
 passed through, because an exception's message can quote the input.
 
+Libraries log what they like (Celery attaches a task's arguments, that is the message body, to
+its "received" line as `extra={"data": ...}`), so only the project's own loggers (`adapter`,
+`her2`, `workers`) may add fields; uvicorn's messages (addresses, process ids) are formatted;
+every other library's line is its fixed message template, never its arguments.
+
     configure_logging("INFO")
     log.info("message accepted", extra={"job_id": job.job_id, "door": "http"})
 """
@@ -25,6 +30,8 @@ _STANDARD: Final = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
     | {"message", "asctime", "color_message"}  # uvicorn's ANSI copy of the message
 )
+# Loggers whose `extra=` fields are ours, reviewed to carry ids and codes only.
+_OWN: Final = frozenset({"adapter", "her2", "workers"})
 # Loggers of libraries that log request lines or payload-bearing messages at INFO.
 _QUIET: Final = {"uvicorn.access": logging.WARNING, "httpx": logging.WARNING}
 
@@ -37,12 +44,12 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            # The fixed message, not `getMessage()`: %-arguments could carry input text.
-            "event": str(record.msg) if not record.args else _safe_message(record),
+            "event": _event(record),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value if isinstance(value, str | int | float | bool) else str(value)
+        if record.name.split(".", 1)[0] in _OWN:
+            for key, value in vars(record).items():
+                if key not in _STANDARD and not key.startswith("_"):
+                    line[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
             line["frames"] = [
@@ -52,13 +59,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def _safe_message(record: logging.LogRecord) -> str:
-    """Libraries (uvicorn, celery) log with %-arguments; their messages are about the process
-    (addresses, worker names), never about a message's content, so they are formatted."""
-    try:
-        return record.getMessage()
-    except (TypeError, ValueError):
-        return str(record.msg)
+def _event(record: logging.LogRecord) -> str:
+    """The record's message: formatted for uvicorn (its arguments are addresses and process
+    ids), the bare template for everyone else (arguments could carry input text)."""
+    if record.args and record.name.split(".", 1)[0] == "uvicorn":
+        try:
+            return record.getMessage()
+        except (TypeError, ValueError):
+            return str(record.msg)
+    return str(record.msg)
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
