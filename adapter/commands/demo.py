@@ -84,7 +84,7 @@ def _run(examples: Path) -> int:
         stack.enter_context(worker_process(env))
         _wait_for_worker(settings)
         _out(f"Redis {_shown_url(redis_url)}; API {base_url}; one worker; logs in {OUT}/")
-        results = feed(base_url, examples)
+        results = feed(base_url, examples, settings)
         print_table(results, settings)
         failed = any(r["state"] != "done" for r in results)
         return EXIT_FAILED if failed else EXIT_OK
@@ -185,16 +185,19 @@ def _wait_for_worker(settings: Any) -> None:
         client.close()
 
 
-def feed(base_url: str, examples: Path) -> list[dict[str, Any]]:
-    """POST the examples; the correlation pair one after the other, each waited for."""
+def feed(base_url: str, examples: Path, settings: Any) -> list[dict[str, Any]]:
+    """POST the examples; the correlation pair one after the other, each waited for. Each
+    job's cases are read back as soon as it is done: a later job of the same specimen
+    rewrites the same resources (deterministic ids)."""
     import httpx
 
+    read = _reader(settings)
     results: list[dict[str, Any]] = []
     with httpx.Client(base_url=base_url, timeout=10.0) as http:
         batch = [_post(http, path) for path in sorted((examples / "fhir").glob("*.json"))]
-        results += [_await_job(http, posted) for posted in batch]
+        results += [_cases(_await_job(http, posted), read) for posted in batch]
         for path in sorted((examples / "correlation").glob("*.json")):
-            results.append(_await_job(http, _post(http, path)))
+            results.append(_cases(_await_job(http, _post(http, path)), read))
     return results
 
 
@@ -229,41 +232,42 @@ def _await_job(http: Any, posted: dict[str, Any]) -> dict[str, Any]:
         delay = min(delay * 2, 1.0)
 
 
-def print_table(results: list[dict[str, Any]], settings: Any) -> None:
-    """One line per case written (file, case, status, next step, category)."""
+def _cases(result: dict[str, Any], read: Any) -> dict[str, Any]:
+    """The job's result with one (case, status, next step, category) per status Observation."""
     from adapter.interpretation.model import Category, NextStep
 
-    read = _reader(settings)
     next_steps = {step.value for step in NextStep}
     categories = {category.value for category in Category}
+    cases = []
+    for reference in (r for r in result["written"] if r.startswith("Observation/")):
+        status_obs = read(reference)
+        codes = [
+            coding.get("code")
+            for component in status_obs.get("component", [])
+            for coding in component.get("code", {}).get("coding", [])
+        ]
+        value = status_obs.get("valueCodeableConcept", {})
+        status = value.get("text") or (value.get("coding") or [{}])[0].get("code", "?")
+        case = (status_obs.get("specimen") or status_obs.get("subject") or {}).get("reference")
+        cases.append(
+            (
+                case or "-",
+                status,
+                next((c for c in codes if c in next_steps), "-"),
+                next((c for c in codes if c in categories), "-"),
+            )
+        )
+    return {**result, "cases": cases}
+
+
+def print_table(results: list[dict[str, Any]], settings: Any) -> None:
+    """One line per case written (file, job state, case, status, next step, category)."""
     rows = [("file", "job", "case", "status", "next step", "category")]
     for result in results:
         name = Path(result["file"]).name
-        state = result["state"]
-        observations = [r for r in result["written"] if r.startswith("Observation/")]
-        if state != "done" or not observations:
-            rows.append((name, state, "-", _problem(result), "-", "-"))
-            continue
-        for reference in observations:
-            status_obs = read(reference)
-            codes = [
-                coding.get("code")
-                for component in status_obs.get("component", [])
-                for coding in component.get("code", {}).get("coding", [])
-            ]
-            value = status_obs.get("valueCodeableConcept", {})
-            status = value.get("text") or (value.get("coding") or [{}])[0].get("code", "?")
-            case = (status_obs.get("specimen") or status_obs.get("subject") or {}).get("reference")
-            rows.append(
-                (
-                    name,
-                    state,
-                    case or "-",
-                    status,
-                    next((c for c in codes if c in next_steps), "-"),
-                    next((c for c in codes if c in categories), "-"),
-                )
-            )
+        if result["state"] != "done" or not result["cases"]:
+            rows.append((name, result["state"], "-", _problem(result), "-", "-"))
+        rows += [(name, result["state"], *case) for case in result["cases"]]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         _out("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -278,18 +282,23 @@ def _problem(result: dict[str, Any]) -> str:
 
 
 def _reader(settings: Any) -> Any:
-    """Type/id -> resource, from the FHIR server or from the sink's Bundle files."""
+    """Type/id -> resource as last written, from the FHIR server or the sink's Bundle files."""
     from adapter.fhir_server import DirectorySink, write_back_target
 
     target = write_back_target(settings)
     if not isinstance(target, DirectorySink):
         return target.read
-    written: dict[str, dict[str, Any]] = {}
-    for path in sorted(target.directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
-        for entry in json.loads(path.read_bytes()).get("entry", []):
-            resource = entry.get("resource", {})
-            written[f"{resource.get('resourceType')}/{resource.get('id')}"] = resource
-    return lambda reference: written.get(reference, {})
+
+    def read(reference: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for path in sorted(target.directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+            for entry in json.loads(path.read_bytes()).get("entry", []):
+                resource = entry.get("resource", {})
+                if f"{resource.get('resourceType')}/{resource.get('id')}" == reference:
+                    found = resource
+        return found
+
+    return read
 
 
 def _shown_url(url: str) -> str:
