@@ -9,8 +9,8 @@ COPY workers ./workers
 COPY mappings ./mappings
 COPY examples ./examples
 RUN pip install . && useradd --create-home --uid 10001 adapter
-# `workers` (the Celery task package) and mappings/ are read from the source tree.
-ENV PYTHONPATH=/app ADAPTER_MAPPINGS_DIR=/app/mappings
+# mappings/ is read from the source tree (it is data, not part of the installed package).
+ENV ADAPTER_MAPPINGS_DIR=/app/mappings
 USER adapter
 EXPOSE 8000
 CMD ["her2-adapter", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -15,7 +15,6 @@ from tests.api.test_serve_process import SCRIPT
 @pytest.mark.integration
 def test_demo_feeds_every_example_and_prints_each_case(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FHIR_SERVER_URL")}
-    env["PYTHONPATH"] = str(ROOT)  # the `workers` package is imported from the source tree
     ran = subprocess.run(
         [SCRIPT, "demo", "--examples", str(ROOT / "examples")],
         cwd=tmp_path,
