@@ -34,6 +34,7 @@ from adapter.api.services import Services
 from adapter.deadletter import DeadLetterQueue
 from adapter.fhir_server import DirectorySink
 from adapter.queue import queue_depth
+from workers.heartbeat import alive_workers
 
 HEALTH_JSON: Final = "application/health+json"
 REDIS_WARN_MS: Final = 100.0
@@ -76,7 +77,7 @@ def readiness_checks(svc: Services) -> dict[str, list[Check]]:
         "workers:count": [
             _counted(
                 "component",
-                lambda: _worker_count(svc),
+                lambda: len(alive_workers(svc.redis)),
                 "workers",
                 lambda n: n < MIN_WORKERS,
             )
@@ -98,14 +99,6 @@ def readiness_checks(svc: Services) -> dict[str, list[Check]]:
             )
         ],
     }
-
-
-def _worker_count(svc: Services) -> int:
-    # Imported here: importing the `workers` package builds the worker's Celery app from the
-    # environment, which the API does not need until it counts heartbeats.
-    from workers.heartbeat import alive_workers
-
-    return len(alive_workers(svc.redis))
 
 
 def _dead_letters(queue: DeadLetterQueue) -> int:

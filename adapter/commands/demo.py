@@ -74,8 +74,7 @@ def _run(examples: Path) -> int:
         if not os.environ.get("FHIR_SERVER_URL"):
             overrides["sink_dir"] = OUT / "bundles"
             env["SINK_DIR"] = str(OUT / "bundles")
-        # This process imports `workers` (heartbeats), which reads its settings from the
-        # environment: give it the same as the worker subprocess.
+        # The worker subprocess and this process's imports see the same settings.
         os.environ.update(
             {k: env[k] for k in ("REDIS_URL", "ADAPTER_DEMO_MODE", "SINK_DIR") if k in env}
         )

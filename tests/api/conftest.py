@@ -24,9 +24,6 @@ REDIS_DB = 12
 REDIS_URL = os.environ.get("TEST_API_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
 KEY = "test-key-Aq7"
 OTHER_KEY = "second-key-Zp3"
-# The `workers` package builds its Celery app from the environment when imported (health
-# counts worker heartbeats through it).
-os.environ.setdefault("REDIS_URL", REDIS_URL)
 AUTH = {"Authorization": f"Bearer {KEY}"}
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 ROOT = Path(__file__).resolve().parents[2]
