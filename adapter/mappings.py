@@ -50,6 +50,13 @@ REGISTRY: Final[Mapping[str, Concern]] = MappingProxyType(
         "inbound-text.conceptmap.json": Concern("answer", ANSWER_KINDS),
         "inbound-sites.conceptmap.json": Concern("site", frozenset({"site"})),
         "outbound-status.conceptmap.json": Concern("status-out", None),
+        # The HL7 v2 feed (hl7v2-contract.md 3): codes as data, read by adapter/hl7v2/codes.py.
+        "v2-coding-systems.conceptmap.json": Concern("v2-coding-system", None),
+        "v2-result-status.conceptmap.json": Concern("v2-result-status", None),
+        "v2-cap-checklist.conceptmap.json": Concern(
+            "v2-cap", frozenset({"role", "not-done"}) | ANSWER_KINDS
+        ),
+        "v2-labels.conceptmap.json": Concern("v2-label", frozenset({"role", "v2-label"})),
     }
 )
 
