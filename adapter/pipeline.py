@@ -7,6 +7,7 @@ message and decides what to do with the resources.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,7 @@ def interpret_message(
     *,
     site: SiteGroup | None = None,
     recorded: datetime,
+    provenance_entities: Sequence[JsonDict] = (),
 ) -> InterpretedMessage:
     """Read `resource` (an Observation or a Bundle), interpret each case, build its outputs.
 
@@ -67,7 +69,7 @@ def interpret_message(
     for case in reading.cases:
         interpretation = interpret(case.findings)
         observation, report, provenance = case_resources(
-            case, interpretation, mappings, recorded=recorded
+            case, interpretation, mappings, recorded=recorded, extra_entities=provenance_entities
         )
         cases.append(InterpretedCase(case, interpretation, observation, report, provenance))
     return InterpretedMessage(tuple(cases), reading.warnings)

@@ -10,6 +10,7 @@ identifier lets a server that refuses client ids do a conditional update instead
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -90,9 +91,18 @@ def _components(interpretation: Interpretation, mappings: Mappings) -> list[dict
 
 
 def case_resources(
-    case: Case, interpretation: Interpretation, mappings: Mappings, *, recorded: datetime
+    case: Case,
+    interpretation: Interpretation,
+    mappings: Mappings,
+    *,
+    recorded: datetime,
+    extra_entities: Sequence[dict[str, Any]] = (),
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(status Observation 48676-1, DiagnosticReport, Provenance) for one case, validated R4B."""
+    """(status Observation 48676-1, DiagnosticReport, Provenance) for one case, validated R4B.
+
+    `extra_entities` are further `Provenance.entity` entries (the v2 door names its message by
+    MSH-10 there), after the input Observations.
+    """
     obs_id, report_id, prov_id = (
         resource_id(case.key, t) for t in ("Observation", "DiagnosticReport", "Provenance")
     )
@@ -185,8 +195,9 @@ def case_resources(
             }
         ],
     }
-    if inputs:
-        provenance["entity"] = [{"role": "source", "what": ref} for ref in inputs]
+    entities = [{"role": "source", "what": ref} for ref in inputs] + list(extra_entities)
+    if entities:
+        provenance["entity"] = entities
     for model, resource in (
         (Observation, observation),
         (DiagnosticReport, report),
