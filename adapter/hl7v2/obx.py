@@ -1,0 +1,172 @@
+"""Which OBX are HER2 results, and as what (hl7v2-contract.md 3).
+
+Three patterns, each kept as data in `mappings/`:
+
+- LOINC: OBX-3 (primary or alternate coding) in LOINC with a code of the role map;
+- CAP checklist: OBX-3 in CAPECC/CAPECP whose key (before the first '.') is a HER2 question;
+  the numbers of keys 25910-25913 are read from the OBX of that key that holds a number, not
+  from the coded answer placeholder beside it;
+- labelled text: OBX-2 TX/ST/FT, OBX-3 without a standard coding system, whose text is a known
+  label, or whose OBX-5 is `label: value` (Epic-style `&GDT` lines).
+
+OBX-11 decides what is read: I/O/N/U and empty values are ignored; X/D/W withdraw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from adapter.hl7v2.coded import codings, component_text
+from adapter.hl7v2.codes import CAP_ECC, IGNORED_STATUSES, LOINC, V2Codes
+from adapter.hl7v2.errors import DATA_TYPE_ERROR, V2BadValue, V2Location
+from adapter.hl7v2.orders import PlacedObx
+from adapter.hl7v2.parse import ParsedMessage
+
+TEXT_TYPES: Final = frozenset({"TX", "ST", "FT"})
+CODED_TYPES: Final = frozenset({"CWE", "CE", "CNE", "CF"})
+NUMBER_ROLES: Final = frozenset({"ish-ratio", "ish-her2-average", "ish-cep17-average"})
+WITHDRAWN: Final = "entered-in-error"
+# One IHC score token: 0, 1+, 2+, 3+ standing alone ("HER2" or "10%" hold none).
+SCORE_TOKEN: Final = re.compile(r"(?<![\w.+/,])(?:[0-3]\+|0)(?![\w.+/%,])")
+_SCORE_LIKE: Final = re.compile(r"\d\s*\+")  # "4+", "1+ to 2+": meant as a score, not one
+_LABEL_LINE: Final = re.compile(r"^(?P<label>[^:=\n]{1,80}?)\s*[:=]\s*(?P<value>[^\n]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Her2Obx:
+    """One OBX that is a HER2 result: its role, status, and the identity C/A/X replace by."""
+
+    placed: PlacedObx
+    role: str  # ihc-score, ish-result, ish-ratio, ish-her2-average, ish-cep17-average, ...
+    pattern: str  # "loinc", "cap" or "label"
+    status: str  # FHIR Observation.status
+    value_type: str  # OBX-2
+    codings: tuple[dict[str, Any], ...]  # OBX-3 as FHIR Codings
+    label: str | None  # the label that made it a result (labelled text)
+    text_value: str | None  # the value part of a `label: value` line
+    identity: str  # OBX-3 code (or label) + OBX-4, within the specimen
+
+    @property
+    def location(self) -> V2Location:
+        """OBX-5 of this OBX."""
+        return V2Location("OBX", self.placed.index, 5)
+
+
+def her2_results(parsed: ParsedMessage, placed: list[PlacedObx], codes: V2Codes) -> list[Her2Obx]:
+    """The HER2 results of a message in message order; raises V2BadValue for a repeated OBX-5."""
+    results: list[Her2Obx] = []
+    for obx in placed:
+        found = _her2_result(parsed, obx, codes)
+        if found is None:
+            continue
+        if parsed.repetitions(obx.segment, 5) > 1:
+            raise V2BadValue(
+                "OBX-5 repeats: a HER2 result holds exactly one value",
+                found.location,
+                DATA_TYPE_ERROR,
+            )
+        results.append(found)
+    return results
+
+
+def _her2_result(parsed: ParsedMessage, obx: PlacedObx, codes: V2Codes) -> Her2Obx | None:
+    segment = obx.segment
+    status = codes.result_status(parsed.value(segment, 11)) or "final"
+    if status in IGNORED_STATUSES:
+        return None
+    value_type = parsed.value(segment, 2).upper()
+    value = parsed.value(segment, 5)
+    if not value and parsed.repetitions(segment, 5) <= 1 and status != WITHDRAWN:
+        return None
+    obx3 = tuple(codings(parsed, segment, 3, codes))
+    role, pattern, label, text_value = _recognise(parsed, obx, obx3, value_type, value, codes)
+    if role is None:
+        return None
+    code = next((f"{c.get('system', '')}|{c['code']}" for c in obx3), "")
+    identity = f"{code or label}|{parsed.value(segment, 4)}"
+    if text_value is not None:
+        identity += f"|{label}"  # every `&GDT` line shares OBX-3: the label tells them apart
+    return Her2Obx(obx, role, pattern, status, value_type, obx3, label, text_value, identity)
+
+
+def _recognise(
+    parsed: ParsedMessage,
+    obx: PlacedObx,
+    obx3: tuple[dict[str, Any], ...],
+    value_type: str,
+    value: str,
+    codes: V2Codes,
+) -> tuple[str | None, str, str | None, str | None]:
+    """(role, pattern, label, value of a label line); role None: not a HER2 result."""
+    for coding in obx3:
+        if coding.get("system") == LOINC:
+            role = codes.mappings.role(LOINC, coding["code"])
+            if role:
+                return role, "loinc", None, None
+    for coding in obx3:
+        if coding.get("system") == CAP_ECC:
+            roles = [t.code for t in codes.cap_targets(coding["code"]) if t.kind == "role"]
+            if roles:
+                if roles[0] in NUMBER_ROLES and value_type in CODED_TYPES:
+                    return None, "cap", None, None  # the answer placeholder; the number is beside
+                return roles[0], "cap", None, None
+    if value_type not in TEXT_TYPES or any(codes.is_standard(c.get("system")) for c in obx3):
+        return None, "label", None, None
+    segment = obx.segment
+    label = parsed.value(segment, 3, 1, 2) or component_text(parsed, segment, 3, 1, 1)
+    target = codes.label(label) if label else None
+    text_value: str | None = None
+    if target is None:
+        line = _LABEL_LINE.match(value)
+        if line is None:
+            return None, "label", None, None
+        label, text_value = line["label"].strip(), line["value"].strip()
+        target = codes.label(label)
+        if target is None:
+            return None, "label", None, None
+    role = _label_role(target.code, target.kind, obx, text_value or value, codes)
+    return role, "label", label, text_value
+
+
+def _label_role(code: str, kind: str, obx: PlacedObx, value: str, codes: V2Codes) -> str | None:
+    if kind == "role":
+        return code
+    if code == "label-ratio-in-ish-order":
+        return "ish-ratio" if obx.order.ish else None
+    if code == "label-by-value-in-her2-order" and not obx.order.her2:
+        return None
+    return role_by_value(value, codes)
+
+
+def role_by_value(value: str, codes: V2Codes) -> str:
+    """`HER2` / `HER2 Result` / `Interpretation` lines: a score is IHC, "amplified" / "not
+    amplified" is ISH, a bare positive / negative / equivocal a status reported earlier."""
+    if len(SCORE_TOKEN.findall(value)) == 1:
+        return "ihc-score"
+    kinds = {t.kind for t in codes.answer_text_targets(value)}
+    if "ish-answer" in kinds and "ihc-answer" not in kinds:
+        return "ish-result"
+    if "status" in kinds:
+        return "reported-status"
+    # Meant as a score but not one ("4+", "1+ to 2+"): an IHC value the reader rejects. Any
+    # other text ("see comment") is a reported status not understood: skipped with a warning.
+    return "ihc-score" if _SCORE_LIKE.search(value) else "reported-status"
+
+
+def score_concept(text: str) -> str | None:
+    """The IHC concept of a text holding exactly one score token ("HER2 Positive (3+)" ->
+    ihc-3+), with the IHC 0 sub-class words of contract 1.2; None otherwise."""
+    tokens = SCORE_TOKEN.findall(text)
+    if len(tokens) != 1:
+        return None
+    token = tokens[0]
+    if token != "0":
+        return f"ihc-{token}"
+    lowered = text.lower()
+    if "ultralow" in lowered or "ultra-low" in lowered:
+        return "ihc-0-ultralow"
+    if re.search(r"\bnull\b", lowered):
+        return "ihc-0-null"
+    return "ihc-0"
