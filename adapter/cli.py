@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="read one message per line; print one line per non-blank input line",
     )
+    interpret.add_argument(
+        "--hl7v2",
+        action="store_true",
+        help="the files hold HL7 v2 ORU^R01 messages (one or more each; MLLP framing ignored)",
+    )
     interpret.add_argument("files", nargs="*", metavar="FILE", help="message files, '-' = stdin")
     interpret.set_defaults(run=_run_interpret, parser=interpret)
     serve.register(commands)
@@ -102,7 +107,11 @@ def _run_interpret(args: argparse.Namespace) -> int:
         recorded=datetime.now(UTC),  # one time for the whole run
     )
     if args.ndjson is not None:
+        if args.hl7v2:
+            args.parser.error("--hl7v2 reads FILE..., not --ndjson")
         return run.ndjson(args.ndjson)
+    if args.hl7v2:
+        return run.hl7v2_files(args.files)
     return run.files(args.files)
 
 
@@ -146,6 +155,43 @@ class Run:
                 for case in message.cases:
                     _print(f"{shown}: {summary_line(case.case, case.interpretation)}")
             resources.extend(message.resources)
+        if any_good and not self.text:
+            _print(_json(collection_bundle(resources), indent=2))
+        return status
+
+    def hl7v2_files(self, names: Sequence[str]) -> int:
+        """HL7 v2 files, each of one or more messages; one Bundle of every case of every file.
+
+        A bad message is one line naming the file, the message's number and the field; the
+        good ones are still printed; exit 2 when any message was bad (hl7v2-contract.md 1).
+        """
+        from adapter.hl7v2.offline import interpret_v2_file  # only this mode needs python-hl7
+
+        resources: list[dict[str, Any]] = []
+        any_good, status = False, EXIT_OK
+        for name in names:
+            shown = _shown(name)
+            try:
+                data = _read(name)
+            except BadInput as error:
+                _say(f"{PROG}: {shown}: {error}")
+                status = EXIT_BAD_INPUT
+                continue
+            for result in interpret_v2_file(
+                data, self.mappings, site=self.site, recorded=self.recorded
+            ):
+                where = f"{shown}: message {result.number}"
+                if result.error is not None:
+                    _say(f"{PROG}: {where}: {result.error}")
+                    status = EXIT_BAD_INPUT
+                    continue
+                any_good = True
+                for warning in result.warnings:
+                    _say(f"warning: {where}: {warning}")
+                if self.text:
+                    for case in result.cases:
+                        _print(f"{where}: {summary_line(case.case, case.interpretation)}")
+                resources.extend(result.resources)
         if any_good and not self.text:
             _print(_json(collection_bundle(resources), indent=2))
         return status
