@@ -1,0 +1,232 @@
+"""[3] What the worker does with one job, outside Celery (the task in tasks.py is a shell).
+
+decode -> parse exactly -> fetch what a references-only message names -> read -> per case:
+lock, merge into the case store, re-read and interpret the WHOLE case, build the resources,
+write one transaction Bundle of PUTs, then commit the store. Writing before committing makes a
+crash at any point safe: a redelivered job recomputes the same state and PUTs the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from adapter.cases import CaseStore, StoredCase, digest, identity, merge
+from adapter.errors import InvalidResource, NoHer2Result, WriteRejected
+from adapter.fhir.findings import read_message
+from adapter.fhir.grouping import References, reference_of
+from adapter.fhir.json_input import parse_json
+from adapter.fhir.references import as_readable_message, references_to_fetch
+from adapter.fhir.report import case_resources, transaction_bundle
+from adapter.fhir.validation import Entry, message_entries
+from adapter.fhir_server import DirectorySink, FhirServer
+from adapter.interpretation.interpret import interpret
+from adapter.interpretation.model import SiteGroup
+from adapter.mappings import Mappings
+from adapter.metrics import Metrics
+from adapter.queue import InterpretJob
+
+JsonDict = dict[str, Any]
+log = logging.getLogger("her2.worker")
+SUPPORT_TYPES: Final = frozenset({"Specimen", "Patient"})
+WITHDRAWN: Final = "entered-in-error"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    mappings: Mappings
+    cases: CaseStore
+    target: FhirServer | DirectorySink
+    metrics: Metrics
+
+
+@dataclass(slots=True)
+class _Arrivals:
+    inputs: list[tuple[JsonDict, str | None]] = field(default_factory=list)
+    support: list[tuple[JsonDict, str | None]] = field(default_factory=list)
+
+
+def interpret_job(job: InterpretJob, services: Services) -> list[str]:
+    """Run one job; returns the references written. Raises BadInput (permanent),
+    WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
+    message = _with_fetched(parse_json(job.body), services.target)
+    site = job.site
+    entries, _ = message_entries(message, services.mappings)
+    refs = References(entries)
+    plan: dict[str, _Arrivals] = {}
+    for withdrawn in (e for e in entries if _is_withdrawal(e)):
+        key = services.cases.case_of(identity(withdrawn.resource, withdrawn.full_url))
+        if key is None:
+            log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
+            continue
+        plan.setdefault(key, _Arrivals()).inputs.append((withdrawn.resource, withdrawn.full_url))
+    try:
+        cases = read_message(message, services.mappings, site=_site(site)).cases
+    except NoHer2Result:
+        if not plan:
+            raise
+        cases = ()
+    for case in cases:
+        arrivals = plan.setdefault(case.key, _Arrivals())
+        members = [e for e in entries if References.name(e) in case.inputs]
+        arrivals.inputs += [(e.resource, e.full_url) for e in members]
+        arrivals.support += _support(members, refs)
+    written: list[str] = []
+    for key, arrivals in plan.items():
+        written += _settle(job, key, arrivals, services)
+    return written
+
+
+def _settle(job: InterpretJob, key: str, arrivals: _Arrivals, services: Services) -> list[str]:
+    """Merge one case's arrivals, re-interpret the case and write its report (under its lock)."""
+    store = services.cases
+    case_hash = digest(key)[:12]
+    with store.lock(key):
+        stored = store.load(key)
+        merged, amending = merge(stored, arrivals.inputs, arrivals.support, site=job.site)
+        amended = merged.meta.amended or (stored.meta.final_reported and amending)
+        recorded = datetime.now(UTC)
+        status_code = None
+        if merged.active:
+            resources, status_code = _interpret_case(key, merged, services.mappings, recorded)
+            if resources[0]["status"] == "final" and amended:
+                for resource in resources[:2]:
+                    resource["status"] = "amended"
+        elif stored.meta.last and stored.meta.reported_status != WITHDRAWN:
+            resources = _withdrawn(stored.meta.last, recorded)
+        else:  # nothing reported yet and nothing left to report
+            store.save(merged)
+            return []
+        status = resources[0]["status"]
+        bundle = transaction_bundle(_resolve_inputs(resources, merged))
+        started = time.perf_counter()
+        written = services.target.transaction(bundle)
+        services.metrics.observe("her2_writeback_seconds", time.perf_counter() - started)
+        meta = replace(
+            merged.meta,
+            final_reported=merged.meta.final_reported or status in ("final", "amended"),
+            amended=amended,
+            reported_status=status,
+            last=tuple(resources),
+        )
+        store.save(replace(merged, meta=meta))
+    if status_code is not None:
+        services.metrics.incr("her2_cases_interpreted_total", status=status_code)
+    log.info(
+        "case reported",
+        extra={
+            "job_id": job.job_id,
+            "case": case_hash,
+            "report_status": status,
+            "her2_status": status_code or "withdrawn",
+            "inputs": len(merged.active),
+            "written": len(written),
+        },
+    )
+    return written
+
+
+def _interpret_case(
+    key: str, stored: StoredCase, mappings: Mappings, recorded: datetime
+) -> tuple[list[JsonDict], str]:
+    cases = read_message(stored.as_message(), mappings, site=_site(stored.meta.site)).cases
+    chosen = next((c for c in cases if c.key == key), cases[0])
+    case = replace(chosen, key=key)  # the stored key names the case, whatever the re-read says
+    interpretation = interpret(case.findings)
+    observation, report, provenance = case_resources(
+        case, interpretation, mappings, recorded=recorded
+    )
+    return [observation, report, provenance], interpretation.status.value
+
+
+def _withdrawn(last: tuple[JsonDict, ...], recorded: datetime) -> list[JsonDict]:
+    """The last report, re-issued as entered-in-error: every input of the case was withdrawn."""
+    when = recorded.isoformat()
+    observation, report, provenance = (dict(r) for r in last)
+    for resource in (observation, report):
+        resource["status"] = WITHDRAWN
+        resource["meta"] = {"lastUpdated": when}
+    report["issued"] = when
+    provenance["recorded"] = when
+    provenance["meta"] = {"lastUpdated": when}
+    return [observation, report, provenance]
+
+
+def _resolve_inputs(resources: list[JsonDict], stored: StoredCase) -> list[JsonDict]:
+    """Input references written as `urn:uuid:` fullUrls become `Type/id` where the input has an
+    id: outside its own message a urn:uuid names nothing (the outputs' own urns stay)."""
+    known = stored.full_urls()
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            ref = value.get("reference")
+            if isinstance(ref, str) and ref in known:
+                return {**value, "reference": known[ref]}
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return [walk(r) for r in resources]
+
+
+def _support(members: list[Entry], refs: References) -> list[tuple[JsonDict, str | None]]:
+    """The Specimen / Patient entries the case's Observations (and their Specimen) point at."""
+    found: dict[int, Entry] = {}
+    pending = list(members)
+    while pending:
+        entry = pending.pop()
+        resource = entry.resource
+        for name in ("specimen", "subject"):
+            target = refs.resolve(reference_of(resource.get(name)))
+            if (
+                target is not None
+                and target.resource.get("resourceType") in SUPPORT_TYPES
+                and id(target) not in found
+            ):
+                found[id(target)] = target
+                pending.append(target)
+    return [(e.resource, e.full_url) for e in found.values()]
+
+
+def _is_withdrawal(entry: Entry) -> bool:
+    resource = entry.resource
+    return resource.get("resourceType") == "Observation" and resource.get("status") == WITHDRAWN
+
+
+def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> JsonDict:
+    """A references-only message with what it names (and their Specimen/Patient) fetched."""
+    names = references_to_fetch(message)
+    notification = message.get("type") == "subscription-notification"
+    if not names and not notification:
+        return message
+    if isinstance(target, DirectorySink):
+        raise InvalidResource(
+            "the message names resources to fetch but no FHIR server is configured",
+            expression="Bundle.entry",
+        )
+    fetched: dict[str, JsonDict] = {}
+    pending = list(names)
+    while pending:
+        name = pending.pop(0)
+        if name in fetched:
+            continue
+        try:
+            resource = target.read(name)
+        except WriteRejected as error:
+            if name in names or error.status not in (404, 410):
+                raise  # a named result must exist; a Specimen/Patient it points at may not
+            continue
+        fetched[name] = resource
+        for field_name in ("specimen", "subject"):
+            ref = reference_of(resource.get(field_name))
+            if ref and ref.split("/")[0] in SUPPORT_TYPES and ref.count("/") == 1:
+                pending.append(ref)
+    return as_readable_message(message, fetched)
+
+
+def _site(site: str | None) -> SiteGroup | None:
+    return SiteGroup(site) if site else None
