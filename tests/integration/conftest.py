@@ -1,0 +1,234 @@
+"""Real parts for the worker's integration tests (STYLE.md R20): the machine's Redis on a
+database of our own (flushed before and after), the local FHIR R4 test server, and real
+`her2-adapter worker` processes. A missing service fails the run; nothing is mocked."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import celery
+import pytest
+import redis
+
+from adapter.jobs import JobRecord, JobState, JobStore
+from adapter.queue import InterpretJob, make_celery, submit
+from adapter.settings import Settings
+from tests.support.fhir_server import FhirTestServer, free_port
+
+# Our own Redis databases: the first one no other test run on this machine holds (a file lock),
+# so two runs of this suite never flush each other's queue. TEST_WORKER_REDIS_DB forces one.
+REDIS_DBS = (11, 13, 14, 15)
+VISIBILITY_TIMEOUT = 6  # short, so a killed worker's job comes back within the test
+BACKOFF_MAX = 2  # retries wait 1-2 s: far below the visibility timeout (Settings checks it)
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `probe` until it returns something truthy; bounded, never a bare sleep."""
+    deadline, delay = time.monotonic() + timeout, 0.05
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    forced = os.environ.get("TEST_WORKER_REDIS_DB")
+    for db in (int(forced),) if forced else REDIS_DBS:
+        handle = Path(tempfile.gettempdir(), f"her2-worker-tests-redis-db{db}.lock").open("w")  # noqa: SIM115 - held for the session
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield f"redis://127.0.0.1:6379/{db}"
+        finally:
+            handle.close()
+        return
+    raise RuntimeError(f"every test Redis database {REDIS_DBS} is in use by another test run")
+
+
+@pytest.fixture(scope="session")
+def redis_db(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.ping()  # no Redis: the run fails here, it never skips
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[FhirTestServer]:
+    with FhirTestServer(free_port(), quiet=True) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(redis_db: redis.Redis, redis_url: str, fhir_server: FhirTestServer) -> Settings:
+    redis_db.flushdb()
+    fhir_server.reset()
+    return Settings(
+        redis_url=redis_url,
+        fhir_server_url=fhir_server.base_url,
+        visibility_timeout_seconds=VISIBILITY_TIMEOUT,
+        retry_backoff_max_seconds=BACKOFF_MAX,
+        max_retries=30,
+        fhir_timeout_seconds=3.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> celery.Celery:
+    return make_celery(settings)
+
+
+@pytest.fixture
+def jobs(redis_db: redis.Redis, settings: Settings) -> JobStore:
+    return JobStore(redis_db, settings.job_retention_seconds)
+
+
+class WorkerProcess:
+    """One `her2-adapter worker` process in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "adapter.cli", "worker", "--loglevel", "INFO"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: kill() reaches the pool children too
+        )
+        log.close()
+        wait_for(lambda: b"ready" in self.log_path.read_bytes(), 60, "the worker to be ready")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool): a crash, nothing acknowledged."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FHIR_", "REDIS_"))}
+    env.update(
+        REDIS_URL=str(settings.redis_url),
+        FHIR_SERVER_URL=str(settings.fhir_server_url),
+        VISIBILITY_TIMEOUT_SECONDS=str(VISIBILITY_TIMEOUT),
+        RETRY_BACKOFF_MAX_SECONDS=str(BACKOFF_MAX),
+        MAX_RETRIES="30",
+        FHIR_TIMEOUT_SECONDS="3",
+        WORKER_CONCURRENCY="2",
+        WORKER_HEARTBEAT_SECONDS="1",
+        SINK_DIR=str(tmp_path / "sink"),
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(
+    worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(**overrides: str | None) -> WorkerProcess:
+        env = dict(worker_env)
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker: Callable[..., WorkerProcess]) -> WorkerProcess:
+    return start_worker()
+
+
+def make_job(message: dict[str, Any] | str, *, job_id: str | None = None) -> InterpretJob:
+    body = message if isinstance(message, str) else json.dumps(message, default=float)
+    return InterpretJob(
+        job_id=job_id or uuid.uuid4().hex,
+        door="http",
+        received_at=datetime.now(UTC),
+        body=body,
+    )
+
+
+@pytest.fixture
+def send(app: celery.Celery, jobs: JobStore) -> Callable[..., InterpretJob]:
+    """Queue a message as the API does: record `queued`, then submit."""
+
+    def send_(message: dict[str, Any] | str, *, job_id: str | None = None) -> InterpretJob:
+        job = make_job(message, job_id=job_id)
+        jobs.queued(job)
+        submit(app, job)
+        return job
+
+    return send_
+
+
+@pytest.fixture
+def settled(jobs: JobStore) -> Callable[..., JobRecord]:
+    """Wait until a job is done or failed (bounded polling) and return its record."""
+
+    def settled_(
+        job: InterpretJob, timeout: float = 60.0, state: JobState | None = None
+    ) -> JobRecord:
+        def probe() -> JobRecord | None:
+            record = jobs.get(job.job_id)
+            if record is None or record.state is JobState.QUEUED:
+                return None
+            if state is not None and record.state is not state:
+                return None
+            return record
+
+        record: JobRecord = wait_for(probe, timeout, f"job {job.job_id} to settle")
+        return record
+
+    return settled_
