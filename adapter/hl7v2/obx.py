@@ -29,7 +29,7 @@ CODED_TYPES: Final = frozenset({"CWE", "CE", "CNE", "CF"})
 NUMBER_ROLES: Final = frozenset({"ish-ratio", "ish-her2-average", "ish-cep17-average"})
 WITHDRAWN: Final = "entered-in-error"
 # One IHC score token: 0, 1+, 2+, 3+ standing alone ("HER2" or "10%" hold none).
-SCORE_TOKEN: Final = re.compile(r"(?<![\w.+/,])(?:[0-3]\+|0)(?![\w.+/%,])")
+SCORE_TOKEN: Final = re.compile(r"(?<![\w.+/,])(?:[0-3]\+|0)(?![\w.+/%]|,\d)")
 _SCORE_LIKE: Final = re.compile(r"\d\s*\+")  # "4+", "1+ to 2+": meant as a score, not one
 _LABEL_LINE: Final = re.compile(r"^(?P<label>[^:=\n]{1,80}?)\s*[:=]\s*(?P<value>[^\n]+)$")
 
