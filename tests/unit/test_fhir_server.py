@@ -1,0 +1,143 @@
+"""The write-back client's status table and auth (adapter/fhir_server.py).
+
+The unit under test is the mapping of HTTP statuses and transport faults to typed errors, and
+the token handling, so the HTTP layer here is `httpx.MockTransport`: a scripted server, not a
+mocked client. Real-server behaviour is covered by tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapter.errors import DependencyUnavailable, WriteRejected
+from adapter.fhir_server import (
+    ClientCredentials,
+    DirectorySink,
+    FhirServer,
+    StaticToken,
+    write_back_target,
+)
+from adapter.settings import Settings
+
+BASE = "http://fhir.test/R4"
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid"}]}
+BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "transaction",
+    "entry": [
+        {
+            "fullUrl": "urn:uuid:1",
+            "resource": {"resourceType": "Observation", "id": "o1"},
+            "request": {"method": "PUT", "url": "Observation/o1"},
+        }
+    ],
+}
+
+
+def server(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> FhirServer:
+    return FhirServer(httpx.Client(transport=httpx.MockTransport(handler)), BASE, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_dependency_unavailable(status: int) -> None:
+    with pytest.raises(DependencyUnavailable):
+        server(lambda _: httpx.Response(status)).transaction(BUNDLE)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 422])
+def test_other_4xx_are_write_rejected_with_the_servers_outcome(status: int) -> None:
+    with pytest.raises(WriteRejected) as caught:
+        server(lambda _: httpx.Response(status, json=OUTCOME)).transaction(BUNDLE)
+    assert caught.value.status == status
+    assert caught.value.outcome == OUTCOME
+
+
+def test_connect_and_timeout_faults_are_dependency_unavailable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    for handler in (refuse, slow):
+        with pytest.raises(DependencyUnavailable):
+            server(handler).check()
+
+
+def test_transaction_returns_the_locations_relative_to_the_base() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
+        assert str(request.url) == BASE
+        assert request.headers["Content-Type"] == "application/fhir+json"
+        location = f"{BASE}/Observation/o1/_history/2"
+        body = {"resourceType": "Bundle", "type": "transaction-response"}
+        body["entry"] = [{"response": {"status": "200 OK", "location": location}}]
+        return httpx.Response(200, json=body)
+
+    assert server(answer).transaction(BUNDLE) == ["Observation/o1/_history/2"]
+
+
+def test_static_token_is_sent_as_bearer() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return httpx.Response(200, json={"resourceType": "CapabilityStatement"})
+
+    server(answer, auth=StaticToken("t0k")).check()
+    assert seen == ["Bearer t0k"]
+
+
+def test_client_credentials_token_is_cached_and_refreshed_once_on_401() -> None:
+    tokens = iter(["first", "second"])
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            form = dict(x.split("=") for x in request.content.decode().split("&"))
+            assert form["grant_type"] == "client_credentials"
+            calls.append("token")
+            return httpx.Response(200, json={"access_token": next(tokens), "expires_in": 3600})
+        auth = request.headers["Authorization"]
+        calls.append(auth)
+        if auth == "Bearer first" and calls.count("Bearer first") > 1:
+            return httpx.Response(401, json=OUTCOME)  # revoked
+        return httpx.Response(200, json={"resourceType": "CapabilityStatement"})
+
+    auth = ClientCredentials("http://fhir.test/token", "id", "secret", "system/*.write")
+    fhir = server(answer, auth=auth)
+    fhir.check()
+    fhir.check()
+    fhir.check()
+    assert calls == [
+        "token",
+        "Bearer first",
+        "Bearer first",
+        "token",
+        "Bearer second",
+        "Bearer second",
+    ]
+
+
+def test_directory_sink_writes_one_named_file_per_bundle(tmp_path: Path) -> None:
+    sink = DirectorySink(tmp_path / "out")
+    sink.check()
+    bundle = json.loads(json.dumps(BUNDLE))
+    bundle["entry"][0]["resource"] = {"resourceType": "DiagnosticReport", "id": "dr-1"}
+    assert sink.transaction(bundle) == ["DiagnosticReport/dr-1"]
+    assert sink.transaction(bundle) == ["DiagnosticReport/dr-1"]
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 2
+    assert all(f.name.startswith("dr-1-") and f.suffix == ".json" for f in files)
+    assert json.loads(files[0].read_text()) == bundle
+
+
+def test_without_a_server_url_the_target_is_the_directory_sink(tmp_path: Path) -> None:
+    target = write_back_target(Settings(sink_dir=tmp_path))
+    assert isinstance(target, DirectorySink)
+    assert isinstance(write_back_target(Settings(fhir_server_url=BASE)), FhirServer)
