@@ -11,7 +11,6 @@ Every value read goes through `ParsedMessage.value`, which unescapes it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -230,8 +229,3 @@ def _undecodable_location(parsed: ParsedMessage) -> V2Location | None:
             if _UNDECODED.search(str(segment[number])):
                 return V2Location(name, index, number)
     return None
-
-
-def iter_segments(parsed: ParsedMessage) -> Iterator[tuple[str, int, Any]]:
-    """(name, index among that name, segment) in message order."""
-    return iter(parsed.segments)
