@@ -19,6 +19,7 @@ from adapter.errors import InvalidResource, NoHer2Result, WriteRejected
 from adapter.fhir.findings import read_message
 from adapter.fhir.grouping import References, reference_of
 from adapter.fhir.json_input import parse_json
+from adapter.fhir.observations import is_her2_withdrawal
 from adapter.fhir.references import as_readable_message, references_to_fetch
 from adapter.fhir.report import case_resources, transaction_bundle
 from adapter.fhir.validation import Entry, message_entries
@@ -57,7 +58,7 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
     entries, _ = message_entries(message, services.mappings)
     refs = References(entries)
     plan: dict[str, _Arrivals] = {}
-    for withdrawn in (e for e in entries if _is_withdrawal(e)):
+    for withdrawn in (e for e in entries if is_her2_withdrawal(e.resource, services.mappings)):
         key = services.cases.case_of(identity(withdrawn.resource, withdrawn.full_url))
         if key is None:
             log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
@@ -190,11 +191,6 @@ def _support(members: list[Entry], refs: References) -> list[tuple[JsonDict, str
                 found[id(target)] = target
                 pending.append(target)
     return [(e.resource, e.full_url) for e in found.values()]
-
-
-def _is_withdrawal(entry: Entry) -> bool:
-    resource = entry.resource
-    return resource.get("resourceType") == "Observation" and resource.get("status") == WITHDRAWN
 
 
 def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> JsonDict:

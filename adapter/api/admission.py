@@ -18,11 +18,18 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from adapter.api.outcomes import BodyTooLarge
-from adapter.errors import InvalidResource, UnreadableMessage
+from adapter.errors import InvalidResource, NoHer2Result, UnreadableMessage
 from adapter.fhir.findings import read_message
 from adapter.fhir.json_input import parse_json
+from adapter.fhir.observations import is_her2_withdrawal
 from adapter.fhir.references import as_readable_message, references_to_fetch
-from adapter.fhir.validation import BUNDLE_TYPES, Entry, fhir_path, validate_resource
+from adapter.fhir.validation import (
+    BUNDLE_TYPES,
+    Entry,
+    fhir_path,
+    message_entries,
+    validate_resource,
+)
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 
@@ -74,7 +81,16 @@ def admit(body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None) ->
             f"use one of {sorted(ACCEPTED_BUNDLE_TYPES)}",
             expression="Bundle.type",
         )
-    reading = read_message(as_readable_message(message, {}), mappings, site=site)
+    readable = as_readable_message(message, {})
+    try:
+        reading = read_message(readable, mappings, site=site)
+    except NoHer2Result:
+        # A message that only withdraws earlier results (entered-in-error) has no case of its
+        # own; the worker finds the withdrawn inputs' cases and re-issues their reports.
+        entries, _ = message_entries(readable, mappings)
+        if not any(is_her2_withdrawal(e.resource, mappings) for e in entries):
+            raise
+        return Admitted(text, kind, 0, ())
     return Admitted(text, kind, len(reading.cases), ())
 
 

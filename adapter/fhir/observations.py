@@ -64,7 +64,17 @@ def role_of(holder: dict[str, Any], mappings: Mappings, path: str) -> str | None
 
 def is_her2_input(resource: dict[str, Any], mappings: Mappings) -> bool:
     """True for a HER2 Observation of a counted status, or one carrying HER2 components."""
-    if resource.get("resourceType") != "Observation" or resource.get("status") in IGNORED_STATUSES:
+    return resource.get("status") not in IGNORED_STATUSES and _carries_her2(resource, mappings)
+
+
+def is_her2_withdrawal(resource: dict[str, Any], mappings: Mappings) -> bool:
+    """True for a HER2 Observation marked `entered-in-error`: it withdraws an earlier result
+    (issue 4), so a message holding only withdrawals is still a message to process."""
+    return resource.get("status") == "entered-in-error" and _carries_her2(resource, mappings)
+
+
+def _carries_her2(resource: dict[str, Any], mappings: Mappings) -> bool:
+    if resource.get("resourceType") != "Observation":
         return False
     holders = [resource, *(c for c in resource.get("component") or () if isinstance(c, dict))]
     return any(_quiet_role(h, mappings) for h in holders)

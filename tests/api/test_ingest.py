@@ -79,6 +79,20 @@ def test_plain_application_json_with_charset_is_accepted(client: TestClient) -> 
     assert response.status_code == 202, response.text
 
 
+def test_a_message_that_only_withdraws_a_result_is_accepted(client: TestClient) -> None:
+    withdrawn = ihc_observation("2+", status="entered-in-error")
+    assert post(client, "/fhir/Observation", withdrawn).status_code == 202
+
+
+def test_an_entered_in_error_observation_of_another_kind_is_still_no_her2_data(
+    client: TestClient,
+) -> None:
+    other = observation("2160-0", status="entered-in-error", valueQuantity={"value": 1.1})
+    response = post(client, "/fhir/Observation", other)
+    assert response.status_code == 422
+    assert outcome_issue(response)["code"] == "not-found"
+
+
 def test_references_only_bundle_is_checked_for_structure_and_accepted(client: TestClient) -> None:
     message = {
         "resourceType": "Bundle",
