@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
@@ -59,6 +59,8 @@ class V2Reading:
     has_her2: bool  # an IHC or ISH result the FHIR reader reads (not only a reported status)
     warnings: tuple[str, ...] = ()
     sources: Mapping[int, tuple[V2Location, str]] = field(default_factory=dict)  # entry -> OBX
+    patterns: tuple[str, ...] = ()  # coding pattern of each HER2 result read: loinc, cap, label
+    charset: str = "utf-8"  # the Python codec the message's bytes were decoded with (MSH-18)
 
     def locate(self, error: BadInput) -> BadInput:
         """A FHIR reader error on the generated Bundle as a V2BadValue at its OBX."""
@@ -145,7 +147,10 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
         len(specimens) + i: (result.location, result.value_type)
         for i, (_, result) in enumerate(observations)
     }
-    reading = V2Reading(header, bundle, tuple(specimens), False, (), sources)
+    patterns = tuple(result.pattern for _, result in observations)
+    reading = V2Reading(
+        header, bundle, tuple(specimens), False, (), sources, patterns, parsed.charset
+    )
     if not observations:
         return reading
     Bundle.model_validate(bundle)
@@ -155,7 +160,7 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
         return reading
     except BadInput as error:
         raise reading.locate(error) from error
-    return V2Reading(header, bundle, tuple(specimens), True, checked.warnings, sources)
+    return replace(reading, has_her2=True, warnings=checked.warnings)
 
 
 def _latest(results: list[Her2Obx]) -> list[tuple[str, Her2Obx]]:
