@@ -49,6 +49,9 @@ METRICS: Final[Mapping[str, Metric]] = {
     "her2_hl7v2_patterns_total": Metric(
         "HL7 v2 HER2 results read, by coding pattern", "counter", ("pattern",)
     ),
+    "her2_hl7v2_not_interpreted_total": Metric(
+        "HL7 v2 messages acknowledged AA without a HER2 result (nothing queued)", "counter"
+    ),
 }
 
 

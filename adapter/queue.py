@@ -23,6 +23,8 @@ from adapter.errors import QueueUnavailable
 from adapter.settings import Settings
 
 QUEUE: Final = "her2"
+FHIR_MEDIA_TYPE: Final = "application/fhir+json"
+HL7V2_MEDIA_TYPE: Final = "application/hl7-v2"  # a job of the MLLP door: one ER7 message
 TASK_NAME: Final = "her2.interpret"
 # Publishing must fail fast so the API can answer 503 while the sender still waits: one retry
 # after 0.2 s, a 1 s socket timeout; about one second in all.

@@ -1,0 +1,216 @@
+"""What the MLLP listener admits: the v2 twin of `adapter/api/admission.py` and the 202 path.
+
+One frame -> one ACK (hl7v2-contract.md 4). The message is read exactly as the worker will read
+it (`read_v2_message`, the dry run), then:
+
+- a sender outside `MLLP_ALLOWED_SENDERS` (MSH-4.1): AR 200, nothing read further;
+- not a v2 ORU^R01 we take: AR 200 / 100; a HER2 value that cannot be read: AE 102 / 103;
+- no HER2 result at all (and no withdrawal of one): AA saying nothing was interpreted, nothing
+  queued, counted;
+- otherwise the job is recorded `queued`, then submitted; AA only once the broker confirmed.
+  A broker that does not confirm: the job record is deleted and the answer is AR 207 (resend).
+
+Runs in a worker thread of the listener (CPU work and blocking Redis I/O); never raises: an
+unexpected error reading a message is AE 207, one queueing it AR 207.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+import celery
+
+from adapter.errors import BadInput, QueueUnavailable
+from adapter.fhir.observations import is_her2_withdrawal
+from adapter.hl7v2.ack import (
+    AckCode,
+    AckOutcome,
+    accepted,
+    build_ack,
+    rejected,
+    resend_later,
+    sender_not_allowed,
+)
+from adapter.hl7v2.errors import (
+    APPLICATION_INTERNAL_ERROR,
+    UNSUPPORTED_MESSAGE_TYPE,
+    V2BadMessage,
+    V2BadValue,
+)
+from adapter.hl7v2.header import MessageHeader, read_header
+from adapter.hl7v2.parse import decode_message, split_messages
+from adapter.hl7v2.reading import V2Reading, read_v2_message
+from adapter.jobs import JobStore
+from adapter.mappings import Mappings
+from adapter.metrics import Metrics
+from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, submit
+
+log = logging.getLogger("her2.mllp")
+DOOR: Final = "mllp"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerServices:
+    """What admission needs, built once per listener process."""
+
+    mappings: Mappings
+    celery: celery.Celery
+    jobs: JobStore
+    metrics: Metrics
+    allowed_senders: frozenset[str] | None = None  # None: every sender
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The ACK for one frame (None: enhanced mode asked for none), and what was decided."""
+
+    ack: str | None
+    code: str  # MSA-1 decided (AA, AE, AR, or CA, CE, CR in enhanced mode)
+    job_id: str | None = None  # set when queued
+    charset: str = "utf-8"  # the message's character set (MSH-18), for the ACK's bytes
+
+
+def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
+    """Read, decide, queue (or not) and acknowledge one MLLP frame's message."""
+    started = time.perf_counter()
+    header: MessageHeader | None = None
+    reading: V2Reading | None = None
+    reason = "queued"
+    try:
+        reading = read_v2_message(frame, svc.mappings)
+        header = reading.header
+    except (V2BadMessage, V2BadValue) as error:
+        header = error.header
+        outcome = rejected(error)
+        reason = "bad-message" if isinstance(error, V2BadMessage) else "bad-value"
+    except BadInput as error:
+        outcome = rejected(error)
+        reason = "bad-value"
+    except Exception as error:  # a bug must cost one AE, never the connection or the listener
+        log.error("message could not be read", extra={"door": DOOR, "error": type(error).__name__})
+        outcome = AckOutcome(
+            AckCode.ERROR,
+            "not read: internal error reading the message",
+            APPLICATION_INTERNAL_ERROR,
+        )
+        reason = "internal-error"
+    if header is not None and not _allowed(header, svc.allowed_senders):
+        reading, outcome, reason = None, sender_not_allowed(), "sender-not-allowed"
+    job_id = None
+    if reading is not None:
+        outcome, job_id, reason = _queue(frame, reading, svc)
+    return _answer(svc, header, outcome, reason, job_id, reading, started)
+
+
+def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
+    """AR for a frame over `limit` bytes; the MSH is read from its first bytes where it can be."""
+    header = _header_of(head)
+    outcome = AckOutcome(
+        AckCode.REJECT,
+        f"not accepted: message over {limit // (1024 * 1024)} MiB",
+        UNSUPPORTED_MESSAGE_TYPE,
+    )
+    return _answer(svc, header, outcome, "too-large", None, None, time.perf_counter())
+
+
+def _queue(
+    frame: bytes, reading: V2Reading, svc: ListenerServices
+) -> tuple[AckOutcome, str | None, str]:
+    if not reading.has_her2 and not _withdraws(reading, svc.mappings):
+        return accepted(has_her2=False), None, "no-her2-result"
+    job = InterpretJob(
+        job_id=str(uuid.uuid4()),
+        door=DOOR,
+        received_at=datetime.now(UTC),
+        body=frame.decode(reading.charset),  # read at admission, so it decodes
+        media_type=HL7V2_MEDIA_TYPE,
+    )
+    try:
+        try:
+            svc.jobs.queued(job)
+        except Exception as error:  # any Redis failure writing the record: the broker is down too
+            raise QueueUnavailable("cannot record the job") from error
+        try:
+            submit(svc.celery, job)
+        except QueueUnavailable:
+            _forget(svc, job.job_id)
+            raise
+    except QueueUnavailable:
+        return resend_later(), None, "queue-unavailable"
+    return accepted(has_her2=True), job.job_id, "queued"
+
+
+def _forget(svc: ListenerServices, job_id: str) -> None:
+    try:
+        svc.jobs.delete(job_id)
+    except Exception:  # Redis is down: the record expires with its retention
+        log.warning("job record of an unqueued message not deleted", extra={"job_id": job_id})
+
+
+def _answer(
+    svc: ListenerServices,
+    header: MessageHeader | None,
+    outcome: AckOutcome,
+    reason: str,
+    job_id: str | None,
+    reading: V2Reading | None,
+    started: float,
+) -> Answer:
+    enhanced = header is not None and header.enhanced_mode
+    code = ("C" if enhanced else "A") + outcome.code.value
+    ack = build_ack(header, outcome, control_id=uuid.uuid4().hex[:20], now=datetime.now(UTC))
+    svc.metrics.incr("her2_messages_received_total", door=DOOR)
+    svc.metrics.incr("her2_mllp_acks_total", code=code if ack is not None else "none")
+    if job_id is not None:
+        svc.metrics.incr("her2_messages_accepted_total", door=DOOR)
+        for pattern in reading.patterns if reading is not None else ():
+            svc.metrics.incr("her2_hl7v2_patterns_total", pattern=pattern)
+    elif reason == "no-her2-result":
+        svc.metrics.incr("her2_hl7v2_not_interpreted_total")
+    else:
+        svc.metrics.incr("her2_messages_rejected_total", door=DOOR, reason=reason)
+    # Ids and codes only: no value, no patient identifier (the ERR location names a field).
+    log.info(
+        "message acknowledged",
+        extra={
+            "door": DOOR,
+            "ack": code,
+            "sent": ack is not None,
+            "reason": reason,
+            "job_id": job_id or "",
+            "control_id": header.control_id if header is not None else "",
+            "error_code": outcome.error_code or "",
+            "error_location": str(outcome.location) if outcome.location else "",
+            "cases": len(reading.case_keys) if reading is not None and job_id else 0,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return Answer(ack, code, job_id, reading.charset if reading is not None else "utf-8")
+
+
+def _allowed(header: MessageHeader, allowed: frozenset[str] | None) -> bool:
+    if allowed is None:
+        return True
+    sender = header.facility if header.sending_facility else ""  # MSH-4.1, never MSH-3
+    return sender in allowed
+
+
+def _withdraws(reading: V2Reading, mappings: Mappings) -> bool:
+    """The message withdraws (X / D / W) an earlier HER2 result: the worker re-issues its case."""
+    return any(is_her2_withdrawal(entry["resource"], mappings) for entry in reading.bundle["entry"])
+
+
+def _header_of(head: bytes) -> MessageHeader | None:
+    """The MSH facts of a message's first bytes, or None where they cannot be read."""
+    try:
+        raws = split_messages(head.split(b"\r", 1)[0].split(b"\n", 1)[0])
+        if not raws or raws[0].before_first_msh:
+            return None
+        return read_header(decode_message(raws[0], charset="latin-1"))
+    except Exception:  # an unreadable head: the ACK goes without its MSH facts
+        return None
