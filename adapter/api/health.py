@@ -10,12 +10,14 @@ the draft-inadarei-api-health-check format:
                                         "observedUnit": "ms", "status": "pass", "time": "..."}],
        "fhir-server:responseTime":    [...]   (or "directory-sink:responseTime")
        "workers:count":               [...]   live worker heartbeats
+       "mllp:listeners":              [...]   live MLLP listener heartbeats
        "queue:depth":                 [...]   tasks waiting in the broker
        "dead-letters:count":          [...]}}
 
 Any check `fail` makes the answer 503 with status "fail"; otherwise any `warn` gives "warn"
 (200). The thresholds are the constants below: a slow dependency, no live worker (messages are
-still accepted and wait in the queue), a long queue and any dead letter warn; an unreachable
+still accepted and wait in the queue), no live MLLP listener (the HTTP door still works), a long
+queue and any dead letter warn; an unreachable
 Redis or FHIR server (or sink directory) fails.
 """
 
@@ -33,6 +35,7 @@ from adapter.api.auth import require_api_key
 from adapter.api.services import Services
 from adapter.deadletter import DeadLetterQueue
 from adapter.fhir_server import DirectorySink
+from adapter.heartbeat import alive_listeners
 from adapter.queue import queue_depth
 from workers.heartbeat import alive_workers
 
@@ -42,6 +45,7 @@ WRITE_BACK_WARN_MS: Final = 1000.0
 QUEUE_DEPTH_WARN: Final = 1000
 DEAD_LETTERS_WARN: Final = 1
 MIN_WORKERS: Final = 1
+MIN_LISTENERS: Final = 1
 
 router = APIRouter(prefix="/health")
 
@@ -80,6 +84,14 @@ def readiness_checks(svc: Services) -> dict[str, list[Check]]:
                 lambda: len(alive_workers(svc.redis)),
                 "workers",
                 lambda n: n < MIN_WORKERS,
+            )
+        ],
+        "mllp:listeners": [
+            _counted(
+                "component",
+                lambda: len(alive_listeners(svc.redis)),
+                "listeners",
+                lambda n: n < MIN_LISTENERS,
             )
         ],
         "queue:depth": [

@@ -112,6 +112,7 @@ def test_ready_with_redis_up_reports_every_dependency(client: TestClient) -> Non
         "redis:responseTime",
         "directory-sink:responseTime",
         "workers:count",
+        "mllp:listeners",
         "queue:depth",
         "dead-letters:count",
     }
@@ -121,6 +122,8 @@ def test_ready_with_redis_up_reports_every_dependency(client: TestClient) -> Non
     assert health["checks"]["queue:depth"][0]["observedValue"] == 0
     # No worker runs in this test: that warns (messages still queue), it does not fail.
     assert health["checks"]["workers:count"][0]["status"] == "warn"
+    # No MLLP listener either: a warning too (the HTTP door still takes messages).
+    assert health["checks"]["mllp:listeners"][0]["status"] == "warn"
     assert health["status"] == "warn"
 
 
