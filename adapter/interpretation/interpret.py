@@ -126,6 +126,7 @@ def interpret(findings: Her2Findings) -> Interpretation:
         if len(decided) > 1
         else (),
         sources=tuple(dict.fromkeys(readings.sources)),
+        readings=_unique(r.text for r, _ in decided),
     )
 
 

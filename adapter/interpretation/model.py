@@ -282,6 +282,7 @@ class Interpretation:
     preliminary: bool  # a value chosen to decide came from a preliminary report (contract 1.4)
     choices: tuple[ChoiceOutcome, ...] = ()  # more than one only when decided over choices
     sources: tuple[str, ...] = ()  # references of the values the decision used
+    readings: tuple[str, ...] = ()  # the values decided with, one line per way of reading
 
     @property
     def is_final(self) -> bool:

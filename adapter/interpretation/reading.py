@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from itertools import product
 from typing import Any, Final
@@ -65,7 +66,10 @@ class Reading:
 
     @property
     def text(self) -> str:
+        """The values of this reading: "IHC 2+; ISH ratio 1.8, HER2 6.01 per cell"."""
         parts = [f"IHC {ihc_text(self.ihc)}" if self.ihc else "no IHC"]
+        if self.ihc_failed:
+            parts = ["IHC failed"]
         parts.append(self.first.text)
         if self.recount is not None:
             parts.append(f"recount {self.recount.text}")
@@ -210,7 +214,7 @@ def _expand(
         options.append(
             CountOption(
                 ish=IshReading(ratio=r, her2=h, cep17=cep17_point, call=usable_call),
-                text=_count_text(shown_ratio, her2_n, cep17_n, usable_call, h, equivocal),
+                text=_count_text(shown_ratio, her2_n, cep17_n, usable_call, h, equivocal, failed),
                 failed=failed,
                 equivocal=equivocal,
                 ratio_computed=computed,
@@ -244,6 +248,7 @@ def _count_text(
     call: IshCall | None,
     her2_point: Fraction | None,
     equivocal: bool,
+    failed: bool,
 ) -> str:
     parts = [f"ratio {shown_ratio}"] if shown_ratio else []
     if her2 is not None and her2_point is not None:
@@ -257,17 +262,24 @@ def _count_text(
         parts.append(call.value)
     if equivocal:
         parts.append("'equivocal' (not used)")
-    return "ISH " + ", ".join(parts) if parts else "no ISH"
+    if parts:
+        return "ISH " + ", ".join(parts)
+    return "ISH failed" if failed else "no ISH"
 
 
 def _side(point: Fraction, thresholds: tuple[Fraction, ...]) -> str:
     below = [t for t in thresholds if point < t]
     above = [t for t in thresholds if point >= t]
     if not above:
-        return f"< {decimal_text(below[0], 1)}"
+        return f"< {_threshold(below[0])}"
     if not below:
-        return f">= {decimal_text(above[-1], 1)}"
-    return f">= {decimal_text(above[-1], 1)} and < {decimal_text(below[0], 1)}"
+        return f">= {_threshold(above[-1])}"
+    return f">= {_threshold(above[-1])} and < {_threshold(below[0])}"
+
+
+def _threshold(value: Fraction) -> str:
+    """A threshold as the guideline writes it: 2.0, 4.0, 6.0."""
+    return format(Decimal(value.numerator) / Decimal(value.denominator), ".1f")
 
 
 def _options(selection: Selection[T]) -> tuple[Reported[T] | None, ...]:
