@@ -17,6 +17,7 @@ from adapter.interpretation.table import (
     ANY_IHC,
     CLASS_GROUP,
     GROUPS_2_TO_4,
+    NO_RESULT_ROWS,
     Decision,
     IhcClass,
     IshClass,
@@ -187,26 +188,7 @@ BREAST_TABLE: Final = (
         ihc={IhcClass.TWO},
         next_step=NextStep.REFLEX_ISH,
     ),
-    row(
-        "breast.every-test-failed",
-        Status.INDETERMINATE,
-        "every test failed: the specimen cannot be assessed",
-        src.FAILED_TESTS,
-        ish={IshClass.NONE},
-        ihc={IhcClass.NONE},
-        failed=True,
-    ),
-    row(
-        "breast.nothing-usable",
-        Status.PENDING,
-        "no usable IHC or ISH result remains (an 'equivocal' ISH or a CEP17 count alone "
-        "decides nothing): IHC on the same tissue is needed",
-        src.FIGS4_6_WORKUP,
-        ish={IshClass.NONE},
-        ihc={IhcClass.NONE},
-        failed=False,
-        next_step=NextStep.IHC_SAME_TISSUE,
-    ),
+    *NO_RESULT_ROWS,
 )
 
 

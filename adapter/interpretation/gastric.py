@@ -13,6 +13,7 @@ from adapter.interpretation import sources as src
 from adapter.interpretation.model import Flag, IhcScore, NextStep, SiteGroup, Status
 from adapter.interpretation.reading import Reading
 from adapter.interpretation.table import (
+    NO_RESULT_ROWS,
     Decision,
     IhcClass,
     IshClass,
@@ -69,25 +70,7 @@ GASTRIC_TABLE: Final = (
         ihc={IhcClass.TWO},
         next_step=NextStep.REFLEX_ISH,
     ),
-    row(
-        "gastric.every-test-failed",
-        Status.INDETERMINATE,
-        "every test failed: the specimen cannot be assessed",
-        src.FAILED_TESTS,
-        ish={IshClass.NONE},
-        ihc={IhcClass.NONE},
-        failed=True,
-    ),
-    row(
-        "gastric.nothing-usable",
-        Status.PENDING,
-        "no usable IHC or ISH result remains: IHC on the same tissue is needed",
-        C,
-        ish={IshClass.NONE},
-        ihc={IhcClass.NONE},
-        failed=False,
-        next_step=NextStep.IHC_SAME_TISSUE,
-    ),
+    *NO_RESULT_ROWS,
 )
 
 

@@ -28,6 +28,7 @@ PRECEDENCE: Final = Citation(Guideline.CONTRACT, "1.3 (several values of one mea
 BOUNDS: Final = Citation(Guideline.CONTRACT, "1.2 (bounded numbers)")
 FAILED_TESTS: Final = Citation(Guideline.CONTRACT, "2.1 (a failed test counts as absent)")
 SITE_RULES: Final = Citation(Guideline.CONTRACT, "1.4 (tumour site)")
+NOTHING_USABLE: Final = Citation(Guideline.CONTRACT, "1.2 (equivocal ISH counts as not given)")
 REPORTED_STATUS: Final = Citation(Guideline.CONTRACT, "2.6 (a status reported earlier)")
 COMPUTED_RATIO: Final = Citation(Guideline.CONTRACT, "1.2 (computed ratio)")
 

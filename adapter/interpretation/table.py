@@ -32,6 +32,7 @@ from adapter.interpretation.model import (
     RuleApplied,
     Status,
 )
+from adapter.interpretation.sources import FAILED_TESTS, NOTHING_USABLE
 
 
 class IhcClass(enum.Enum):
@@ -171,6 +172,33 @@ def row(
         citation,
         failed,
     )
+
+
+# The last rows of every table (contract 2.1, and 2.2 "failed tests as in 2.1"): when no IHC
+# and no ISH remains, a failed test makes the case Indeterminate; with nothing failed (an ISH
+# reported only as "equivocal", or a CEP17 count alone), no status exists yet.
+NO_RESULT_ROWS: Final = (
+    row(
+        "any-site.every-test-failed",
+        Status.INDETERMINATE,
+        "every test failed: the specimen cannot be assessed",
+        FAILED_TESTS,
+        ish={IshClass.NONE},
+        ihc={IhcClass.NONE},
+        failed=True,
+    ),
+    row(
+        "any-site.nothing-usable",
+        Status.PENDING,
+        "no usable IHC or ISH result remains (an 'equivocal' ISH or a CEP17 count alone "
+        "decides nothing): IHC on the same tissue is needed",
+        NOTHING_USABLE,
+        ish={IshClass.NONE},
+        ihc={IhcClass.NONE},
+        failed=False,
+        next_step=NextStep.IHC_SAME_TISSUE,
+    ),
+)
 
 
 def first_match(table: tuple[Row, ...], situation: Situation) -> Row:
