@@ -110,7 +110,7 @@ def case_resources(
     when = recorded.isoformat()
     identifier = [{"system": REPORT_ID_SYSTEM, "value": str(uuid.uuid5(ID_NAMESPACE, case.key))}]
     value = status_value(interpretation, mappings)
-    inputs = [{"reference": ref} for ref in case.inputs]
+    inputs = [input_reference(name) for name in case.inputs]
     about: dict[str, Any] = {}
     if case.subject is not None:
         about["subject"] = case.subject
@@ -214,3 +214,11 @@ __all__ = [
     "status_value",
     "transaction_bundle",
 ]
+
+
+def input_reference(name: str) -> dict[str, Any]:
+    """A Reference to an input as the input names it; an input with neither id nor fullUrl
+    can only be described (a bare "Observation" is not a reference a server can resolve)."""
+    if "/" in name or ":" in name:
+        return {"reference": name}
+    return {"display": f"input {name} without id or fullUrl"}

@@ -123,3 +123,17 @@ def test_bundles_validate_and_use_put() -> None:
         "method": "PUT",
         "url": f"DiagnosticReport/{resources[1]['id']}",
     }
+
+
+def test_an_input_without_id_or_full_url_is_described_not_referenced() -> None:
+    nameless = Case("message|x", Her2Findings(SITE), None, None, ("Observation",))
+    obs, report, prov = case_resources(
+        nameless,
+        interpretation(Status.NEGATIVE),
+        default_mappings(),
+        recorded=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    described = {"display": "input Observation without id or fullUrl"}
+    assert obs["derivedFrom"] == [described]
+    assert report["result"][1:] == [described]
+    assert prov["entity"][0]["what"] == described
