@@ -4,6 +4,12 @@ decode -> parse exactly -> fetch what a references-only message names -> read ->
 lock, merge into the case store, re-read and interpret the WHOLE case, build the resources,
 write one transaction Bundle of PUTs, then commit the store. Writing before committing makes a
 crash at any point safe: a redelivered job recomputes the same state and PUTs the same ids.
+
+An HL7 v2 job (media type `application/hl7-v2`, from the MLLP door) is read with
+`read_v2_message`, exactly as at admission, into the collection Bundle of input Observations and
+Specimens the FHIR door would have sent, and then takes the same path. Two additions for that
+door only (hl7v2-contract.md 5): the transaction also holds the case's input Observations and
+Specimen (a v2 sender has no FHIR copy of them), and the Provenance names the message by MSH-10.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from adapter.fhir.references import as_readable_message, references_to_fetch
 from adapter.fhir.report import case_resources, transaction_bundle
 from adapter.fhir.validation import Entry, message_entries
 from adapter.fhir_server import DirectorySink, FhirServer
+from adapter.hl7v2.offline import message_entity
+from adapter.hl7v2.reading import V2Reading, read_v2_message
 from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics
-from adapter.queue import InterpretJob
+from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
 
 JsonDict = dict[str, Any]
 log = logging.getLogger("her2.worker")
@@ -53,7 +61,8 @@ class _Arrivals:
 def interpret_job(job: InterpretJob, services: Services) -> list[str]:
     """Run one job; returns the references written. Raises BadInput (permanent),
     WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
-    message = _with_fetched(parse_json(job.body), services.target)
+    v2 = read_v2_message(job.body, services.mappings) if _is_v2(job) else None
+    message = v2.bundle if v2 else _with_fetched(parse_json(job.body), services.target)
     site = job.site
     entries, _ = message_entries(message, services.mappings)
     refs = References(entries)
@@ -77,11 +86,17 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
         arrivals.support += _support(members, refs)
     written: list[str] = []
     for key, arrivals in plan.items():
-        written += _settle(job, key, arrivals, services)
+        written += _settle(job, key, arrivals, services, v2)
     return written
 
 
-def _settle(job: InterpretJob, key: str, arrivals: _Arrivals, services: Services) -> list[str]:
+def _is_v2(job: InterpretJob) -> bool:
+    return job.media_type == HL7V2_MEDIA_TYPE
+
+
+def _settle(
+    job: InterpretJob, key: str, arrivals: _Arrivals, services: Services, v2: V2Reading | None
+) -> list[str]:
     """Merge one case's arrivals, re-interpret the case and write its report (under its lock)."""
     store = services.cases
     case_hash = digest(key)[:12]
@@ -92,7 +107,10 @@ def _settle(job: InterpretJob, key: str, arrivals: _Arrivals, services: Services
         recorded = datetime.now(UTC)
         status_code = None
         if merged.active:
-            resources, status_code = _interpret_case(key, merged, services.mappings, recorded)
+            entities = [message_entity(v2)] if v2 is not None else []
+            resources, status_code = _interpret_case(
+                key, merged, services.mappings, recorded, entities
+            )
             if resources[0]["status"] == "final" and amended:
                 for resource in resources[:2]:
                     resource["status"] = "amended"
@@ -102,7 +120,10 @@ def _settle(job: InterpretJob, key: str, arrivals: _Arrivals, services: Services
             store.save(merged)
             return []
         status = resources[0]["status"]
-        bundle = transaction_bundle(_resolve_inputs(resources, merged))
+        # v2: the case's Specimen and input Observations (withdrawn ones as entered-in-error)
+        # are written with the report; a FHIR sender holds its own.
+        inputs = _case_inputs(merged) if v2 is not None else []
+        bundle = transaction_bundle(_resolve_inputs([*inputs, *resources], merged))
         started = time.perf_counter()
         written = services.target.transaction(bundle)
         services.metrics.observe("her2_writeback_seconds", time.perf_counter() - started)
@@ -131,16 +152,26 @@ def _settle(job: InterpretJob, key: str, arrivals: _Arrivals, services: Services
 
 
 def _interpret_case(
-    key: str, stored: StoredCase, mappings: Mappings, recorded: datetime
+    key: str,
+    stored: StoredCase,
+    mappings: Mappings,
+    recorded: datetime,
+    entities: list[JsonDict],
 ) -> tuple[list[JsonDict], str]:
     cases = read_message(stored.as_message(), mappings, site=_site(stored.meta.site)).cases
     chosen = next((c for c in cases if c.key == key), cases[0])
     case = replace(chosen, key=key)  # the stored key names the case, whatever the re-read says
     interpretation = interpret(case.findings)
     observation, report, provenance = case_resources(
-        case, interpretation, mappings, recorded=recorded
+        case, interpretation, mappings, recorded=recorded, extra_entities=entities
     )
     return [observation, report, provenance], interpretation.status.value
+
+
+def _case_inputs(stored: StoredCase) -> list[JsonDict]:
+    """The stored Specimens, then the input Observations (every one has a deterministic id)."""
+    entries = [*stored.support.values(), *stored.inputs.values()]
+    return [e["resource"] for e in entries if e["resource"].get("id")]
 
 
 def _withdrawn(last: tuple[JsonDict, ...], recorded: datetime) -> list[JsonDict]:
