@@ -9,6 +9,7 @@ entry, so an Observation finds its Specimen either way, and names resources cano
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -136,7 +137,14 @@ def group_cases(
         )
         group.specimen = own or group.specimen
     if loose:
-        digest = hashlib.sha256("\n".join(sorted(map(References.name, loose))).encode()).hexdigest()
+        # Nothing names whose results these are, so only their content identifies the case:
+        # the same message gives the same key (and ids); two different messages never share one
+        # (their names alone may be equal, e.g. Observations without an id).
+        content = sorted(
+            json.dumps(e.resource, sort_keys=True, default=str, separators=(",", ":"))
+            for e in loose
+        )
+        digest = hashlib.sha256("\n".join(content).encode()).hexdigest()
         result.append(CaseGroup(f"message|{digest}", loose))
     return result
 

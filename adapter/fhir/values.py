@@ -70,6 +70,7 @@ STATUSES: Final = {
     "status-equivocal": ReportedStatus.EQUIVOCAL,
 }
 SUBCLASSES: Final = {"subclass-null": IhcSubclass.NULL, "subclass-ultralow": IhcSubclass.ULTRALOW}
+LARGEST_DOUBLE: Final = Decimal("1.7976931348623157e308")
 # dataAbsentReason codes that mean the test was not done: absent, not failed (contract 1.2).
 NOT_DONE: Final = frozenset({"not-performed", "not-asked", "asked-declined"})
 # UCUM syntax, not terminology. Contract 1.2 lists the units of "ISH numbers" together, without
@@ -278,7 +279,9 @@ def _decimal(value: Any, where: str) -> Decimal:
     # A float only arrives from a caller that skipped parse_json; repr() is the shortest text
     # that reads back to it, i.e. what the JSON said.
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
+    # JSON has no NaN or Infinity; a literal past the range of a double (1e999) is what other
+    # parsers read as Infinity, so it is not a finite number either.
+    if not number.is_finite() or abs(number) > LARGEST_DOUBLE:
         raise UnreadableValue(f"{value} is not a finite number", expression=where)
     if number < 0:
         raise UnreadableValue(f"{value} is negative: a count or ratio cannot be", expression=where)

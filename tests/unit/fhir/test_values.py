@@ -337,6 +337,11 @@ def test_status_precedence_and_time_and_ignored_statuses() -> None:
             observation("49683-6", valueQuantity=quantity(Decimal("Infinity"))),
             "Observation.valueQuantity.value",
         ),
+        (  # past the range of a double: what other parsers read as Infinity
+            observation("49683-6", valueQuantity=quantity(Decimal("1e999"))),
+            "Observation.valueQuantity.value",
+        ),
+        (observation("49683-6", valueString="Infinity"), "Observation.valueString"),
         (observation("49683-6", valueString="abc"), "Observation.valueString"),
         (
             observation("74860-8", valueQuantity=quantity("4.0", "mg")),
