@@ -130,6 +130,17 @@ def test_two_specimens_two_cases_and_no_subject_is_one_message_case() -> None:
     assert read(loose).cases[0].key == case.key  # stable
 
 
+def test_messages_that_name_neither_subject_nor_ids_never_share_a_case_key() -> None:
+    def nameless(score: str) -> dict[str, Any]:
+        observation = ihc_observation(score, specimen=None, subject=None)
+        del observation["id"]
+        return observation
+
+    first, second = read(nameless("3+")).cases[0], read(nameless("0")).cases[0]
+    assert first.key != second.key
+    assert read(nameless("3+")).cases[0].key == first.key  # the same message, the same ids
+
+
 @pytest.mark.parametrize(
     ("body_site", "expected"),
     [
