@@ -26,6 +26,7 @@ from adapter.fhir.references import as_readable_message, references_to_fetch
 from adapter.fhir.validation import (
     BUNDLE_TYPES,
     Entry,
+    bundle_type,
     fhir_path,
     message_entries,
     validate_resource,
@@ -75,7 +76,7 @@ def admit(body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None) ->
     if references:
         check_reference_structure(message, mappings)
         return Admitted(text, kind, 0, references)
-    if kind == "Bundle" and message.get("type") not in ACCEPTED_BUNDLE_TYPES:
+    if kind == "Bundle" and bundle_type(message) not in ACCEPTED_BUNDLE_TYPES:
         raise InvalidResource(
             f"Bundle type {message.get('type')!r} is not accepted: "
             f"use one of {sorted(ACCEPTED_BUNDLE_TYPES)}",
@@ -113,7 +114,7 @@ def check_shape(message: dict[str, Any]) -> None:
 def check_reference_structure(message: dict[str, Any], mappings: Mappings) -> None:
     """A message that names resources to fetch: an accepted Bundle type, a valid R4B envelope,
     and every resource it does hold valid. Raises InvalidResource (or UnreadableValue)."""
-    if message.get("type") not in ACCEPTED_BUNDLE_TYPES:
+    if bundle_type(message) not in ACCEPTED_BUNDLE_TYPES:
         raise InvalidResource(
             f"Bundle type {message.get('type')!r} is not accepted: "
             f"use one of {sorted(ACCEPTED_BUNDLE_TYPES)}",

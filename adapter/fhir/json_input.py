@@ -14,11 +14,23 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves duplicate names to the parser: Python keeps the last, others the first,
+    # so one text could read as two different resources. A FHIR resource has unique names.
+    value: dict[str, Any] = {}
+    for name, member in pairs:
+        if name in value:
+            raise ValueError(f"the name {name[:64]!r} appears twice in one object")
+        value[name] = member
+    return value
+
+
 def parse_json(data: bytes | str) -> dict[str, Any]:
     """Decode strict UTF-8 JSON into a dict with `Decimal` for every non-integer number.
 
     Raises `UnreadableMessage` for bytes that are not UTF-8, text that is not JSON (NaN and
-    Infinity included) and JSON whose top level is not an object.
+    Infinity included, and an object naming a member twice) and JSON whose top level is not an
+    object.
     """
     if isinstance(data, bytes):
         try:
@@ -32,7 +44,12 @@ def parse_json(data: bytes | str) -> dict[str, Any]:
     # A byte-order mark is legal in a UTF-8 file but not in JSON text; tolerate it.
     text = text.removeprefix("\ufeff")
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        value = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_refuse_duplicates,
+        )
     except json.JSONDecodeError as error:
         raise UnreadableMessage(f"not JSON: {error}") from error
     except (ValueError, RecursionError) as error:  # a refused constant, a too-long integer

@@ -55,7 +55,8 @@ def as_readable_message(message: JsonDict, fetched: Mapping[str, JsonDict]) -> J
             entries.append(entry)  # the reader rejects it, naming the entry
             continue
         resource = entry.get("resource")
-        if isinstance(resource, dict) and resource.get("resourceType") in NOTIFICATION_TYPES:
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if isinstance(kind, str) and kind in NOTIFICATION_TYPES:
             continue
         if resource is None:
             named = references_to_fetch({"resourceType": "Bundle", "entry": [entry]})

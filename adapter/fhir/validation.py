@@ -59,6 +59,13 @@ class Entry:
         return error.located(self.within) if self.within else error
 
 
+def bundle_type(message: dict[str, Any]) -> str | None:
+    """`Bundle.type` when it is a string, else None: a list or object there must be refused as
+    an unaccepted type, not reach a set lookup (unhashable) as a 500."""
+    value = message.get("type")
+    return value if isinstance(value, str) else None
+
+
 def fhir_path(root: str, loc: Sequence[int | str]) -> str:
     """FHIRPath of a pydantic error location: ('component', 1, 'valueQuantity') ->
     `Observation.component[1].valueQuantity`."""
@@ -89,7 +96,7 @@ def message_entries(
         raise InvalidResource(
             f"a {kind} is not accepted: send an Observation or a Bundle", expression=kind
         )
-    if message.get("type") not in BUNDLE_TYPES:
+    if bundle_type(message) not in BUNDLE_TYPES:
         raise InvalidResource(
             f"Bundle type {message.get('type')!r} is not accepted: "
             f"use one of {sorted(BUNDLE_TYPES)}",
