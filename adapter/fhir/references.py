@@ -22,12 +22,19 @@ FETCHABLE: Final = re.compile(r"(?:^|/)(Observation|Specimen|Patient)/([A-Za-z0-
 NOTIFICATION_TYPES: Final = frozenset({"SubscriptionStatus", "Parameters"})
 
 
+def _entries(message: JsonDict) -> list[Any]:
+    """`Bundle.entry` when it is a list, else []: a number or string there is for the reader
+    to refuse, naming the field, not a TypeError here."""
+    entries = message.get("entry")
+    return entries if isinstance(entries, list) else []
+
+
 def references_to_fetch(message: JsonDict) -> list[str]:
     """`Type/id` of each entry that names a resource without holding it; [] for full messages."""
     if message.get("resourceType") != "Bundle":
         return []
     found = []
-    for entry in message.get("entry") or []:
+    for entry in _entries(message):
         if not isinstance(entry, dict) or "resource" in entry:
             continue
         request = entry.get("request")
@@ -50,7 +57,7 @@ def as_readable_message(message: JsonDict, fetched: Mapping[str, JsonDict]) -> J
     if not is_notification and not references_to_fetch(message):
         return message
     entries = []
-    for entry in message.get("entry") or []:
+    for entry in _entries(message):
         if not isinstance(entry, dict):
             entries.append(entry)  # the reader rejects it, naming the entry
             continue

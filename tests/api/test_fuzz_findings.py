@@ -44,6 +44,19 @@ def test_bundle_type_or_resource_type_that_is_not_a_string_is_400_not_500(
     assert queue_depth(redis_db) == 0
 
 
+@pytest.mark.parametrize("entry", ["1e400", "1", "-0", "true"])
+def test_bundle_entry_that_is_a_number_or_boolean_is_a_4xx_not_500(
+    client: TestClient, redis_db: redis.Redis, entry: str
+) -> None:
+    for kind in ("collection", "subscription-notification"):
+        body = f'{{"resourceType": "Bundle", "type": "{kind}", "entry": {entry}}}'.encode()
+        response = post(client, "/fhir", body)
+
+        assert response.status_code in (400, 422), response.text
+        assert outcome_issue(response)["severity"] == "error"
+    assert queue_depth(redis_db) == 0
+
+
 @pytest.mark.parametrize(
     "body",
     [
