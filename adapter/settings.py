@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     case_retention_seconds: int = 90 * 24 * 3600  # how long a case's observations are kept
     job_retention_seconds: int = 7 * 24 * 3600  # how long /jobs/{id} answers
     visibility_timeout_seconds: int = 300  # a killed worker's task is redelivered after this
-    max_retries: int = 10  # write-back attempts before a job is dead-lettered
+    max_retries: int = 10  # retries of a transient fault before a job may be dead-lettered...
+    retry_window_seconds: int = 900  # ...and only once it was received this long ago
     retry_backoff_max_seconds: int = 60  # cap of the exponential backoff (< visibility timeout)
     worker_heartbeat_seconds: int = 5
     worker_concurrency: int = 2

@@ -3,25 +3,40 @@
 At-least-once: `acks_late` acknowledges a job only after it ran; `reject_on_worker_lost`
 re-queues a job whose process died; a job taken by a killed worker is restored by the broker
 after `visibility_timeout_seconds`. Transient faults (FHIR server, network, Redis) retry with
-exponential backoff and full jitter: waits 1, 2, 4, ... s capped at `retry_backoff_max_seconds`.
-A retry waits in the worker unacknowledged, so every wait must stay far below the visibility
-timeout or the broker would hand the same job to a second worker (Settings refuses
-backoff_max * 2 >= visibility timeout). Defaults: waits <= 60 s, visibility 300 s, 10 retries:
-about 5 minutes of FHIR server outage ride through before a job is dead-lettered.
+exponential backoff and equal jitter: the n-th wait is between half and all of
+min(2**n, retry_backoff_max_seconds) s, so the retries of one job always span at least half the
+nominal sum (full jitter could draw ten waits of almost nothing and dead-letter a job during a
+short outage). A job retries transient faults while it has had fewer than `max_retries` retries
+OR was received less than `retry_window_seconds` ago. A retry waits in the worker
+unacknowledged, so every wait must stay far below the visibility timeout or the broker would hand
+the same job to a second worker (Settings refuses backoff_max * 2 >= visibility timeout).
+Defaults: waits <= 60 s, visibility 300 s, 10 retries (at least ~150 s of waits) and a 15 minute
+window: a FHIR server outage of up to 15 minutes rides through before a job is dead-lettered.
 
 Permanent failures (bad input found here, a write the FHIR server refused, retries exhausted,
 anything unexpected) go to the dead-letter queue with an OperationOutcome and the job is
 marked failed: nothing accepted is dropped, and `her2-adapter dlq replay` brings it back.
+
+Every way out of the task keeps the message until its outcome is stored: a retry is published
+before the message is acknowledged, a dead letter is written before it is. When Redis cannot
+take either (it is restarting), the task raises `Reject(requeue=True)`: the message goes back to
+the queue, or, if Redis is still away, stays unacknowledged and is restored after the visibility
+timeout. Celery's own paths would lose it: a retry whose publish fails is rejected WITHOUT
+requeue, and a failure handler that cannot dead-letter still lets the message be acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
 import celery
+import kombu.exceptions
 import redis
+from celery.exceptions import Reject
 
 from adapter.deadletter import DeadLetterQueue
 from adapter.errors import BadInput, DependencyUnavailable, WriteRejected
@@ -39,6 +54,8 @@ from workers.processing import Services, interpret_job
 log = logging.getLogger("her2.worker")
 settings = get_settings()
 TRANSIENT: Final = (DependencyUnavailable, redis.ConnectionError, redis.TimeoutError)
+# What a retry publish or a dead-letter write raises while Redis is away.
+BROKER_DOWN: Final = (redis.RedisError, kombu.exceptions.OperationalError, OSError)
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +98,20 @@ class InterpretTask(celery.Task):  # type: ignore[misc]
         except Exception:  # not a job of ours: nothing to replay, say so loudly
             log.error("undecodable task message failed", extra={"task_id": task_id})
             return
-        exhausted = isinstance(exc, TRANSIENT)
-        reason = "retries-exhausted" if exhausted else "unexpected"
-        detail = f"job {job.job_id}: {reason}: {type(exc).__name__}"
-        dead_letter(job, reason, exception_outcome(detail))
+        detail = f"job {job.job_id}: unexpected: {type(exc).__name__}"
+        dead_letter(job, "unexpected", exception_outcome(detail))
+
+
+def backoff(retries: int, cap: int, rng: random.Random | None = None) -> float:
+    """Seconds before retry number `retries` + 1: equal jitter over min(2**retries, cap)."""
+    ceiling = float(min(2**retries, cap))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+def may_retry(job: InterpretJob, retries: int, now: datetime) -> bool:
+    """Whether a transient fault is retried: fewer than max_retries, or inside the window."""
+    age = (now - job.received_at).total_seconds()
+    return retries < settings.max_retries or age < settings.retry_window_seconds
 
 
 def _reason(exc: BaseException) -> str:
@@ -97,26 +124,46 @@ def _reason(exc: BaseException) -> str:
 
 @app.task(  # type: ignore[untyped-decorator]
     base=InterpretTask,
+    bind=True,
     name=TASK_NAME,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=1,
-    retry_backoff_max=settings.retry_backoff_max_seconds,
-    retry_jitter=True,
-    max_retries=settings.max_retries,
+    max_retries=None,  # may_retry() decides: a count and a time window
     ignore_result=True,
 )
-def interpret_her2(payload: dict[str, Any]) -> None:
+def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     job = InterpretJob.model_validate(payload)
-    JobStore(_redis(), settings.job_retention_seconds).seen(job)
     try:
+        jobs = JobStore(_redis(), settings.job_retention_seconds)
+        jobs.seen(job)
         written = interpret_job(job, services())
+        jobs.done(job.job_id, written)
     except BadInput as error:
-        dead_letter(job, "bad-input", operation_outcome(error))
-        return
+        _dead_letter_or_keep(job, "bad-input", operation_outcome(error))
     except WriteRejected as error:
         outcome = error.outcome or exception_outcome(f"job {job.job_id}: {error}")
-        dead_letter(job, "write-rejected", outcome)
-        return
-    JobStore(_redis(), settings.job_retention_seconds).done(job.job_id, written)
+        _dead_letter_or_keep(job, "write-rejected", outcome)
+    except TRANSIENT as error:
+        retries = int(self.request.retries or 0)
+        if not may_retry(job, retries, datetime.now(UTC)):
+            detail = f"job {job.job_id}: retries-exhausted: {type(error).__name__}"
+            _dead_letter_or_keep(job, "retries-exhausted", exception_outcome(detail))
+            return
+        countdown = backoff(retries, settings.retry_backoff_max_seconds)
+        try:
+            raise self.retry(exc=error, countdown=countdown)
+        except Reject as lost:  # the retry could not be published: keep this message instead
+            log.warning("retry not published; job kept", extra={"job_id": job.job_id})
+            raise Reject(lost.reason, requeue=True) from error
+    except Exception as error:  # a bug of ours: dead-letter it (replayable), never drop it
+        detail = f"job {job.job_id}: unexpected: {type(error).__name__}"
+        _dead_letter_or_keep(job, "unexpected", exception_outcome(detail))
+
+
+def _dead_letter_or_keep(job: InterpretJob, reason: str, outcome: dict[str, Any]) -> None:
+    """Dead-letter `job`; if Redis cannot take it, keep the message (Reject with requeue)."""
+    try:
+        dead_letter(job, reason, outcome)
+    except BROKER_DOWN as error:
+        log.warning("dead letter not written; job kept", extra={"job_id": job.job_id})
+        raise Reject(type(error).__name__, requeue=True) from error
