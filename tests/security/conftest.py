@@ -1,0 +1,24 @@
+"""Security checks (issue 6, item 4) on a Redis database of their own (flushed before and after
+each test): TEST_SECURITY_REDIS_DB, default 10."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Final
+
+import pytest
+import redis
+
+REDIS_DB: Final = int(os.environ.get("TEST_SECURITY_REDIS_DB", "10"))
+REDIS_URL: Final = f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+
+@pytest.fixture
+def redis_db() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # no Redis: the run fails here, it never skips
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
