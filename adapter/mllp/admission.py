@@ -52,6 +52,10 @@ from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, submit
 
 log = logging.getLogger("her2.mllp")
 DOOR: Final = "mllp"
+# python-hl7 builds an object per field, component and segment (about 30 us each): a frame of
+# 16 MiB of `|` would take minutes and gigabytes to parse. A HER2 result message holds a few
+# thousand separators (2,000 OBX of 20 fields: 40,000); more is refused (AR) unparsed.
+MAX_SEPARATORS: Final = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,13 @@ def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
     header: MessageHeader | None = None
     reading: V2Reading | None = None
     reason = "queued"
+    if separators(frame) > MAX_SEPARATORS:
+        outcome = AckOutcome(
+            AckCode.REJECT,
+            f"not accepted: over {MAX_SEPARATORS} separators in one message",
+            UNSUPPORTED_MESSAGE_TYPE,
+        )
+        return _answer(svc, _header_of(frame[:4096]), outcome, "too-complex", None, None, started)
     try:
         reading = read_v2_message(frame, svc.mappings)
         header = reading.header
@@ -92,7 +103,9 @@ def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
         outcome = rejected(error)
         reason = "bad-value"
     except Exception as error:  # a bug must cost one AE, never the connection or the listener
-        log.error("message could not be read", extra={"door": DOOR, "error": type(error).__name__})
+        log.exception(
+            "message could not be read", extra={"door": DOOR, "error": type(error).__name__}
+        )
         outcome = AckOutcome(
             AckCode.ERROR,
             "not read: internal error reading the message",
@@ -203,6 +216,14 @@ def _allowed(header: MessageHeader, allowed: frozenset[str] | None) -> bool:
 def _withdraws(reading: V2Reading, mappings: Mappings) -> bool:
     """The message withdraws (X / D / W) an earlier HER2 result: the worker re-issues its case."""
     return any(is_her2_withdrawal(entry["resource"], mappings) for entry in reading.bundle["entry"])
+
+
+def separators(frame: bytes) -> int:
+    """Segment separators plus the delimiters the first MSH declares (MSH-1, MSH-2), counted."""
+    start = frame.find(b"MSH")
+    declared = set(frame[start + 3 : start + 8]) if start >= 0 else set()
+    counted = (declared - set(b"\r\n")) | {ord("|"), ord("^")}
+    return sum(frame.count(bytes([byte])) for byte in counted | {ord("\r"), ord("\n")})
 
 
 def _header_of(head: bytes) -> MessageHeader | None:

@@ -82,9 +82,9 @@ class Client:
 
 
 def msa(ack: str) -> list[str]:
-    """MSA fields of an ACK: [MSA, code, control id, text]."""
+    """MSA fields of an ACK: [MSA, code, control id, text] (split by the ACK's MSH-1)."""
     segment = next(s for s in ack.split("\r") if s.startswith("MSA"))
-    return segment.split("|")
+    return segment.split(ack[3])
 
 
 def err(ack: str) -> list[str] | None:

@@ -307,3 +307,16 @@ def test_a_slow_sender_is_served_while_another_connection_waits_mid_frame(
         assert msa(client.ack(numbered(2)))[1] == "AA"
         stalled.send_raw(numbered(1).encode()[40:] + EB)
         assert msa(stalled.read_ack())[1:3] == ["AA", "MSG1"]
+
+
+def test_a_message_of_too_many_separators_is_refused_before_parsing(
+    listener: ListenerThread, redis_db: redis.Redis
+) -> None:
+    # 16 MiB of "|" would take python-hl7 minutes and gigabytes; refused at once instead.
+    dense = numbered(1, f"OBX|1|TX|&GDT||{'|' * 2_000_000}||||||F")
+    with Client(listener.port, timeout=10) as client:
+        ack = client.ack(dense)
+        assert msa(client.ack(numbered(2)))[1] == "AA"
+    assert msa(ack)[1:3] == ["AR", "MSG1"]
+    assert "separators" in msa(ack)[3]
+    assert queue_depth(redis_db) == 1
