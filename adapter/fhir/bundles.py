@@ -1,4 +1,9 @@
-"""Output Bundles: a `collection` to print, a `transaction` of PUTs for the write-back."""
+"""Output Bundles: a `collection` to print, a `transaction` of PUTs for the write-back.
+
+Every output resource leaves in one of these, so this is where output is validated: the whole
+Bundle, each resource through its R4B model, exactly as it is printed or written (round-trip:
+never hand on a resource R4B rejects). `report.case_resources` does not validate again.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Core -> FHIR (contract 3): per case a status Observation, a DiagnosticReport, a Provenance.
 
-Resources are plain JSON dicts, each validated through its `fhir.resources.R4B` model before it
-leaves. Ids are uuid5 of the case key, one name per resource type, so the same input always
+Resources are plain JSON dicts. They leave only inside a Bundle (`collection_bundle` to print,
+`transaction_bundle` to write back), which validates every resource it carries through its
+`fhir.resources.R4B` model: validated once, as written, not once here and again there. Ids are uuid5 of the case key, one name per resource type, so the same input always
 gives the same ids (STYLE.md R11: PUT by id makes the write-back idempotent); the business
 identifier lets a server that refuses client ids do a conditional update instead. Only
 `recorded`, `issued` and `meta.lastUpdated` change from run to run.
@@ -13,10 +14,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
-
-from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.provenance import Provenance
 
 import adapter
 from adapter.case import Case
@@ -98,7 +95,8 @@ def case_resources(
     recorded: datetime,
     extra_entities: Sequence[dict[str, Any]] = (),
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(status Observation 48676-1, DiagnosticReport, Provenance) for one case, validated R4B.
+    """(status Observation 48676-1, DiagnosticReport, Provenance) for one case; R4B-validated
+    by the Bundle that carries them out (`collection_bundle`, `transaction_bundle`).
 
     `extra_entities` are further `Provenance.entity` entries (the v2 door names its message by
     MSH-10 there), after the input Observations.
@@ -198,12 +196,6 @@ def case_resources(
     entities = [{"role": "source", "what": ref} for ref in inputs] + list(extra_entities)
     if entities:
         provenance["entity"] = entities
-    for model, resource in (
-        (Observation, observation),
-        (DiagnosticReport, report),
-        (Provenance, provenance),
-    ):
-        model.model_validate(resource)  # round-trip: never hand on a resource R4B rejects
     return observation, report, provenance
 
 
