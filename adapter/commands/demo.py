@@ -8,6 +8,10 @@
 3. POSTs every `examples/fhir/*.json`, then `examples/correlation/*.json` one after the other
    (an IHC 2+ message, then the ISH of the same specimen: the second job's status uses both),
    polls each job with a deadline, and prints one line per case.
+4. Starts the MLLP listener (in a thread, on a free loopback port) and sends each
+   `examples/hl7v2/*.hl7` over MLLP, one after the other, each waited for: a CAP-checklist IHC
+   2+ message, then a labelled-text ISH message for the same accession. Prints each ACK code,
+   then one line per case, as for HTTP.
 
 Everything started is stopped on the way out, Ctrl-C included. Logs go to out/demo/*.log.
 """
@@ -34,15 +38,17 @@ EXAMPLES: Final = Path("examples")
 JOB_DEADLINE_SECONDS: Final = 90.0
 START_DEADLINE_SECONDS: Final = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+STATUS_CODE: Final = "48676-1"  # the status Observation: HER2 [Interpretation] in Tissue
 
 
 def register(commands: Any) -> None:
     """Add `demo` to the subcommands of `her2-adapter`."""
     demo = commands.add_parser(
         "demo",
-        help="run Redis, the API and a worker; feed the examples over HTTP; print the results",
-        description="Start an embedded Redis (unless REDIS_URL is set), the API and one worker, "
-        "POST the bundled example messages, wait for the results and print them.",
+        help="run Redis, the API, the MLLP listener and a worker; feed the examples; print results",
+        description="Start an embedded Redis (unless REDIS_URL is set), the API, the MLLP "
+        "listener and one worker, POST the bundled FHIR examples, send the HL7 v2 examples over "
+        "MLLP, wait for the results and print them.",
     )
     demo.add_argument(
         "--examples", type=Path, default=EXAMPLES, help="examples directory (default examples)"
@@ -84,6 +90,9 @@ def _run(examples: Path) -> int:
         _wait_for_worker(settings)
         _out(f"Redis {_shown_url(redis_url)}; API {base_url}; one worker; logs in {OUT}/")
         results = feed(base_url, examples, settings)
+        port = stack.enter_context(mllp_listener(settings))
+        _out(f"MLLP listener on 127.0.0.1:{port}")
+        results += feed_mllp(port, examples, settings)
         print_table(results, settings)
         failed = any(r["state"] != "done" for r in results)
         return EXIT_FAILED if failed else EXIT_OK
@@ -157,6 +166,112 @@ def api_server(settings: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@contextlib.contextmanager
+def mllp_listener(settings: Any) -> Iterator[int]:
+    """The MLLP listener in a thread of this process (its own event loop); yields its port."""
+    import asyncio
+
+    from adapter.jobs import JobStore
+    from adapter.mappings import default_mappings
+    from adapter.metrics import Metrics
+    from adapter.mllp.admission import ListenerServices
+    from adapter.mllp.listener import MllpListener
+    from adapter.queue import make_celery
+    from adapter.redis_client import redis_client
+
+    client = redis_client(settings)
+    services = ListenerServices(
+        mappings=default_mappings(),
+        celery=make_celery(settings),
+        jobs=JobStore(client, settings.job_retention_seconds),
+        metrics=Metrics(client),
+    )
+    listener = MllpListener(services, host="127.0.0.1", port=0)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(listener.start(), loop).result(START_DEADLINE_SECONDS)
+        yield listener.port
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=15)
+        client.close()
+
+
+def feed_mllp(port: int, examples: Path, settings: Any) -> list[dict[str, Any]]:
+    """Send each `hl7v2/*.hl7` over MLLP, one after the other; wait for each one's job."""
+    from adapter.jobs import PREFIX, JobStore
+    from adapter.redis_client import redis_client
+
+    read = _reader(settings)
+    client = redis_client(settings)
+    jobs = JobStore(client, settings.job_retention_seconds)
+    results: list[dict[str, Any]] = []
+    try:
+        for path in sorted((examples / "hl7v2").glob("*.hl7")):
+            before = _job_keys(client)
+            code = _send_mllp(port, path.read_bytes())
+            _out(f"MLLP {path.name}: ACK {code}")
+            result: dict[str, Any] = {"file": str(path), "state": f"ACK {code}", "written": []}
+            if code in ("AA", "CA"):
+                new = _wait_for(
+                    lambda before=before: _job_keys(client) - before,
+                    f"no job for {path.name}",
+                )
+                record = _wait_for(
+                    lambda new=new: _settled(jobs, next(iter(new)).removeprefix(PREFIX)),
+                    f"the job of {path.name} did not finish",
+                    JOB_DEADLINE_SECONDS,
+                )
+                result = {**result, "state": record.state.value, "written": record.written}
+            results.append(_cases(result, read))
+    finally:
+        client.close()
+    return results
+
+
+def _job_keys(client: Any) -> set[str]:
+    from adapter.jobs import PREFIX
+
+    return {k.decode() for k in client.scan_iter(PREFIX + "*")}
+
+
+def _send_mllp(port: int, message: bytes) -> str:
+    """One framed message over a new connection; MSA-1 of the ACK."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"\x0b" + message + b"\x1c\x0d")
+        answer = b""
+        while b"\x1c\x0d" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return "none"
+            answer += chunk
+    text = answer.strip(b"\x0b\x1c\x0d").decode("utf-8", errors="replace")
+    msa = next((s for s in text.split("\r") if s.startswith("MSA")), "MSA||")
+    return msa.split(text[3])[1]
+
+
+def _settled(jobs: Any, job_id: str) -> Any:
+    record = jobs.get(job_id)
+    return record if record is not None and record.state.value != "queued" else None
+
+
+def _wait_for(probe: Any, failure: str, deadline: float = START_DEADLINE_SECONDS) -> Any:
+    """The first truthy value of `probe()`, polled; RuntimeError after `deadline` seconds."""
+    found: Any = None
+
+    def ready() -> bool:
+        nonlocal found
+        found = probe()
+        return bool(found)
+
+    _wait(ready, failure, deadline)
+    return found
 
 
 @contextlib.contextmanager
@@ -240,6 +355,9 @@ def _cases(result: dict[str, Any], read: Any) -> dict[str, Any]:
     cases = []
     for reference in (r for r in result["written"] if r.startswith("Observation/")):
         status_obs = read(reference)
+        coding = (status_obs.get("code", {}).get("coding") or [{}])[0]
+        if coding.get("code") != STATUS_CODE:  # an input Observation written with the report
+            continue
         codes = [
             coding.get("code")
             for component in status_obs.get("component", [])
