@@ -2,8 +2,10 @@
 
 Resources are plain JSON dicts. They leave only inside a Bundle (`collection_bundle` to print,
 `transaction_bundle` to write back), which validates every resource it carries through its
-`fhir.resources.R4B` model: validated once, as written, not once here and again there. Ids are uuid5 of the case key, one name per resource type, so the same input always
-gives the same ids (STYLE.md R11: PUT by id makes the write-back idempotent); the business
+`fhir.resources.R4B` model: validated once, as written, not once here and again there.
+
+Ids are uuid5 of the case key, one name per resource type, so the same input always gives the
+same ids (STYLE.md R11: PUT by id makes the write-back idempotent); the business
 identifier lets a server that refuses client ids do a conditional update instead. Only
 `recorded`, `issued` and `meta.lastUpdated` change from run to run.
 """
