@@ -36,6 +36,7 @@ import redis
 
 from adapter.errors import DependencyUnavailable
 from adapter.fhir.observations import IGNORED_STATUSES, parse_fhir_datetime
+from adapter.fhir.validation import Entry
 
 JsonDict = dict[str, Any]
 CASE_PREFIX: Final = "her2:case:"
@@ -105,6 +106,14 @@ class StoredCase:
         """The whole case as one `collection` message for the reader."""
         entries = [*self.active, *self.support.values()]
         return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+    def entries(self) -> tuple[Entry, ...]:
+        """`as_message()` as the reader's entries. Each was validated (`message_entries`) when
+        its message arrived and is stored as validated, so it is not validated again."""
+        return tuple(
+            Entry(e["resource"], i, e.get("fullUrl"))
+            for i, e in enumerate(self.as_message()["entry"])
+        )
 
     def full_urls(self) -> dict[str, str]:
         """fullUrl -> `Type/id` of every stored resource that has an id."""

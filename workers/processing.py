@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from adapter.cases import CaseStore, StoredCase, digest, identity, merge
 from adapter.errors import InvalidResource, NoHer2Result, WriteRejected
-from adapter.fhir.findings import read_message
+from adapter.fhir.findings import read_entries
 from adapter.fhir.grouping import References, reference_of
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.observations import is_her2_withdrawal
@@ -74,7 +74,8 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
             continue
         plan.setdefault(key, _Arrivals()).inputs.append((withdrawn.resource, withdrawn.full_url))
     try:
-        cases = read_message(message, services.mappings, site=_site(site)).cases
+        # validated once, just above: read from those entries, not from the message again
+        cases = read_entries(entries, services.mappings, site=_site(site)).cases
     except NoHer2Result:
         if not plan:
             raise
@@ -158,7 +159,7 @@ def _interpret_case(
     recorded: datetime,
     entities: list[JsonDict],
 ) -> tuple[list[JsonDict], str]:
-    cases = read_message(stored.as_message(), mappings, site=_site(stored.meta.site)).cases
+    cases = read_entries(stored.entries(), mappings, site=_site(stored.meta.site)).cases
     chosen = next((c for c in cases if c.key == key), cases[0])
     case = replace(chosen, key=key)  # the stored key names the case, whatever the re-read says
     interpretation = interpret(case.findings)

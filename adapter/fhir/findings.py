@@ -30,8 +30,23 @@ def read_message(
     message that is not valid FHIR R4, `UnreadableValue` for an IHC/ISH value that cannot be
     read and `NoHer2Result` when no case holds an IHC or ISH result.
     """
-    entries, warnings_ = message_entries(resource, mappings)
-    warnings = list(warnings_)
+    entries, warnings = message_entries(resource, mappings)
+    return read_entries(entries, mappings, site=site, warnings=warnings)
+
+
+def read_entries(
+    entries: Sequence[Entry],
+    mappings: Mappings,
+    *,
+    site: SiteGroup | None = None,
+    warnings: Sequence[str] = (),
+) -> MessageReading:
+    """`read_message` for resources `message_entries` validated already: the worker validates
+    a message once and reads it, and later its stored case, without validating it again.
+
+    Raises `UnreadableValue` and `NoHer2Result` as `read_message` does.
+    """
+    warnings = list(warnings)
     refs = References(entries)
     observations = [e for e in entries if is_her2_input(e.resource, mappings)]
     recounted = _recount_panel_members(observations, refs, mappings)
