@@ -50,11 +50,14 @@ class Feed:
         self.job_done = job_done
         self.sent = Sent()
         self._local = threading.local()
+        self._clients: list[httpx.Client] = []
 
     def _client(self) -> httpx.Client:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = httpx.Client(base_url=self.base_url, timeout=15.0)
+            with self.sent.lock:
+                self._clients.append(client)
         return client
 
     def post(self, index: int, message: Message) -> None:
@@ -140,5 +143,9 @@ class Feed:
         waiting = [i for i in items if self.plan.messages[i[0]].after]
         with ThreadPoolExecutor(senders) as pool, ThreadPoolExecutor(senders) as later:
             futures = [(later if item in waiting else pool).submit(send, item) for item in items]
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                for client in self._clients:
+                    client.close()

@@ -196,6 +196,7 @@ def run(config: SoakConfig, directory: Path) -> dict[str, Any]:
         logs = {p.name: p.read_text(errors="replace") for p in directory.glob("*.log")
                 if p.name.startswith(("api", "worker"))}  # fmt: skip
         findings = verify(plan, feed.sent, client, soak.fhir, mappings, logs)
+        client.close()
     finally:
         soak.stop()
     summary = {

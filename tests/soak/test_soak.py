@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,18 @@ from tests.soak.run import SoakConfig, run
 OUT = Path(__file__).resolve().parents[2] / "out"
 
 
-def _check(summary: dict[str, object], name: str) -> None:
+def _check(summary: dict[str, object], name: str, directory: Path) -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / name).write_text(json.dumps(summary, indent=2, default=str))
     findings = summary["findings"]
     assert isinstance(findings, dict)
     problems = {k: v for k, v in findings.items() if v and k not in ("counts", "reports_total")}
+    if problems:  # keep the logs: pytest rotates its temp dirs away
+        kept = OUT / name.replace(".json", "-logs")
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir()
+        for log in directory.glob("*.log"):
+            shutil.copy(log, kept / log.name)
     assert not problems, json.dumps(problems, indent=2, default=str)[:4000]
 
 
@@ -32,7 +39,7 @@ def _check(summary: dict[str, object], name: str) -> None:
 @pytest.mark.timeout(600)
 def test_short_soak_loses_nothing_and_writes_one_report_per_case(tmp_path: Path) -> None:
     config = SoakConfig(messages=int(os.environ.get("HER2_SOAK_SHORT_MESSAGES", "1000")))
-    _check(run(config, tmp_path), "soak-summary-short.json")
+    _check(run(config, tmp_path), "soak-summary-short.json", tmp_path)
 
 
 @pytest.mark.soak
@@ -47,4 +54,4 @@ def test_long_soak_loses_nothing_under_repeated_kills(tmp_path: Path) -> None:
         bad=max(5, messages // 500),
         settle_timeout=900.0,
     )
-    _check(run(config, tmp_path), "soak-summary.json")
+    _check(run(config, tmp_path), "soak-summary.json", tmp_path)
