@@ -38,10 +38,14 @@ class Settings(BaseSettings):
     # --- processing ----------------------------------------------------------------------
     case_retention_seconds: int = 90 * 24 * 3600  # how long a case's observations are kept
     job_retention_seconds: int = 7 * 24 * 3600  # how long /jobs/{id} answers
-    visibility_timeout_seconds: int = 300  # a killed worker's task is redelivered after this
+    # A killed worker's task is redelivered after this: the recovery the service promises.
+    # Everything a worker holds unacknowledged (a task running, a retry waiting for its
+    # countdown) must take well under this, or Redis hands it to a second worker too.
+    visibility_timeout_seconds: int = 60
     max_retries: int = 10  # retries of a transient fault before a job may be dead-lettered...
     retry_window_seconds: int = 900  # ...and only once it was received this long ago
-    retry_backoff_max_seconds: int = 60  # cap of the exponential backoff (< visibility timeout)
+    # Cap of the exponential backoff; unset, a quarter of the visibility timeout.
+    retry_backoff_max_seconds: int | None = None
     worker_heartbeat_seconds: int = 5
     worker_concurrency: int = 2
 
@@ -57,7 +61,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
-        if self.retry_backoff_max_seconds * 2 >= self.visibility_timeout_seconds:
+        if self.backoff_cap_seconds * 2 >= self.visibility_timeout_seconds:
             raise ValueError(
                 "RETRY_BACKOFF_MAX_SECONDS must stay well below VISIBILITY_TIMEOUT_SECONDS "
                 "(a retry waiting longer than the visibility timeout is delivered twice)"
@@ -73,6 +77,14 @@ class Settings(BaseSettings):
                 "go together"
             )
         return self
+
+    @property
+    def backoff_cap_seconds(self) -> int:
+        """The longest wait between two retries: as set, else a quarter of the visibility
+        timeout, so that setting only VISIBILITY_TIMEOUT_SECONDS stays safe."""
+        if self.retry_backoff_max_seconds is not None:
+            return self.retry_backoff_max_seconds
+        return max(1, self.visibility_timeout_seconds // 4)
 
     @property
     def api_keys(self) -> frozenset[str]:

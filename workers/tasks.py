@@ -4,14 +4,15 @@ At-least-once: `acks_late` acknowledges a job only after it ran; `reject_on_work
 re-queues a job whose process died; a job taken by a killed worker is restored by the broker
 after `visibility_timeout_seconds`. Transient faults (FHIR server, network, Redis) retry with
 exponential backoff and equal jitter: the n-th wait is between half and all of
-min(2**n, retry_backoff_max_seconds) s, so the retries of one job always span at least half the
+min(2**n, Settings.backoff_cap_seconds) s, so the retries of one job always span at least half the
 nominal sum (full jitter could draw ten waits of almost nothing and dead-letter a job during a
 short outage). A job retries transient faults while it has had fewer than `max_retries` retries
 OR was received less than `retry_window_seconds` ago. A retry waits in the worker
 unacknowledged, so every wait must stay far below the visibility timeout or the broker would hand
-the same job to a second worker (Settings refuses backoff_max * 2 >= visibility timeout).
-Defaults: waits <= 60 s, visibility 300 s, 10 retries (at least ~150 s of waits) and a 15 minute
-window: a FHIR server outage of up to 15 minutes rides through before a job is dead-lettered.
+the same job to a second worker (Settings refuses backoff cap * 2 >= visibility timeout).
+Defaults: visibility 60 s (a killed worker's jobs are back within about a minute), waits <= 15 s
+(a quarter of it), 10 retries and a 15 minute window: a FHIR server outage of up to 15 minutes
+rides through before a job is dead-lettered.
 
 Permanent failures (bad input found here, a write the FHIR server refused, retries exhausted,
 anything unexpected) go to the dead-letter queue with an OperationOutcome and the job is
@@ -149,7 +150,7 @@ def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
             detail = f"job {job.job_id}: retries-exhausted: {type(error).__name__}"
             _dead_letter_or_keep(job, "retries-exhausted", exception_outcome(detail))
             return
-        countdown = backoff(retries, settings.retry_backoff_max_seconds)
+        countdown = backoff(retries, settings.backoff_cap_seconds)
         try:
             raise self.retry(exc=error, countdown=countdown)
         except Reject as lost:  # the retry could not be published: keep this message instead
