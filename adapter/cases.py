@@ -178,7 +178,7 @@ class CaseStore:
     """Stored cases in Redis (layout in the module docstring)."""
 
     def __init__(
-        self, client: redis.Redis, retention_seconds: int, *, lock_ttl_seconds: float = 60.0
+        self, client: redis.Redis, retention_seconds: int, *, lock_ttl_seconds: float = 30.0
     ) -> None:
         self._redis = client
         self._retention = retention_seconds
@@ -209,8 +209,14 @@ class CaseStore:
         raw = self._redis.hget(CASE_PREFIX + _text(h), "meta")
         return loads(raw)["key"] if raw is not None else None
 
-    def save(self, case: StoredCase) -> None:
-        """Store the whole case and refresh its retention (one MULTI)."""
+    def save(self, case: StoredCase, lock_token: str) -> None:
+        """Store the whole case and refresh its retention, in one MULTI that runs only while
+        this worker still holds the case's lock (fencing).
+
+        A worker slower than the lock's TTL may find another worker has taken the case and
+        stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
+        then raises DependencyUnavailable and the job is retried from the stored state.
+        """
         h = digest(case.meta.key)
         key = CASE_PREFIX + h
         meta = {**_meta_dict(case.meta)}
@@ -219,17 +225,28 @@ class CaseStore:
             fields["in:" + digest(ident)] = dumps(entry)
         for name, entry in case.support.items():
             fields["sup:" + digest(name)] = dumps(entry)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.hset(key, mapping=fields)
-        pipe.expire(key, self._retention)
-        for ident in case.inputs:
-            pipe.set(INPUT_PREFIX + digest(ident), h, ex=self._retention)
-        pipe.execute()
+        lock_key = LOCK_PREFIX + h
+        with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(lock_key)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                if _text(pipe.get(lock_key) or b"") != lock_token:
+                    raise DependencyUnavailable("the case's lock expired before it was stored")
+                pipe.multi()
+                pipe.delete(key)
+                pipe.hset(key, mapping=fields)
+                pipe.expire(key, self._retention)
+                for ident in case.inputs:
+                    pipe.set(INPUT_PREFIX + digest(ident), h, ex=self._retention)
+                pipe.execute()
+            except redis.WatchError as error:
+                raise DependencyUnavailable(
+                    "the case's lock changed hands while storing"
+                ) from error
 
     @contextmanager
-    def lock(self, case_key: str, wait_seconds: float = 20.0) -> Iterator[None]:
-        """Hold the case's lock (SET NX PX with a token; released only by its holder).
+    def lock(self, case_key: str, wait_seconds: float = 20.0) -> Iterator[str]:
+        """Hold the case's lock (SET NX PX with a token; released only by its holder) and
+        yield the token that `save` checks.
 
         Waits with bounded backoff; raises DependencyUnavailable when the case stays busy (the
         task is then retried). The TTL frees the lock of a killed worker.
@@ -242,7 +259,7 @@ class CaseStore:
             time.sleep(delay)  # bounded: the deadline above ends the wait
             delay = min(delay * 2, 0.5)
         try:
-            yield
+            yield token
         finally:
             self._redis.eval(_RELEASE, 1, key, token)
 

@@ -101,7 +101,7 @@ def _settle(
     """Merge one case's arrivals, re-interpret the case and write its report (under its lock)."""
     store = services.cases
     case_hash = digest(key)[:12]
-    with store.lock(key):
+    with store.lock(key) as lock_token:
         stored = store.load(key)
         merged, amending = merge(stored, arrivals.inputs, arrivals.support, site=job.site)
         amended = merged.meta.amended or (stored.meta.final_reported and amending)
@@ -118,7 +118,7 @@ def _settle(
         elif stored.meta.last and stored.meta.reported_status != WITHDRAWN:
             resources = _withdrawn(stored.meta.last, recorded)
         else:  # nothing reported yet and nothing left to report
-            store.save(merged)
+            store.save(merged, lock_token)
             return []
         status = resources[0]["status"]
         # v2: the case's Specimen and input Observations (withdrawn ones as entered-in-error)
@@ -135,7 +135,7 @@ def _settle(
             reported_status=status,
             last=tuple(resources),
         )
-        store.save(replace(merged, meta=meta))
+        store.save(replace(merged, meta=meta), lock_token)
     if status_code is not None:
         services.metrics.incr("her2_cases_interpreted_total", status=status_code)
     log.info(
