@@ -21,7 +21,6 @@ TASK: Final = "bench.parse"
 COUNTER: Final = "bench:parsed"
 
 
-
 def __getattr__(name: str) -> Any:
     """`app`, built on first access (by `celery -A`), so importing the names builds nothing."""
     if name != "app":

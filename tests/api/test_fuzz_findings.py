@@ -62,7 +62,9 @@ def test_bundle_entry_that_is_a_number_or_boolean_is_a_4xx_not_500(
     [
         b'{"resourceType":null,' + json.dumps(ihc_observation("3+")).encode()[1:],
         json.dumps(ihc_observation("3+")).encode()[:-1] + b',"status":"entered-in-error"}',
-        json.dumps(ihc_observation("3+")).encode().replace(b'"code": {', b'"code": {"text": 1, ', 1)
+        json.dumps(ihc_observation("3+"))
+        .encode()
+        .replace(b'"code": {', b'"code": {"text": 1, ', 1)
         .replace(b'"coding"', b'"text": "x", "coding"', 1),
     ],
     ids=["resourceType-twice", "status-twice", "nested-name-twice"],
