@@ -2,12 +2,20 @@
 failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`.
 
 Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, written (JSON list),
-outcome (JSON). The API writes `queued` before it submits; the worker writes `done` / `failed`.
+outcome (JSON) and, while the job is pending, the job itself. The API writes `queued` before
+it submits; the worker writes `done` / `failed`.
+
+The job store is also the outbox that makes "accepted" durable beyond the broker: every queued
+job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
+message until it is done or failed. Celery's Redis transport pops a task before it records it
+as unacknowledged, so a Redis crash between the two loses the task; the worker's sweeper
+(workers/sweeper.py) re-submits a pending job that the broker no longer holds.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +27,7 @@ import redis
 from adapter.queue import InterpretJob
 
 PREFIX: Final = "her2:job:"
+PENDING: Final = "her2:jobs:pending"
 
 
 class JobState(StrEnum):
@@ -45,14 +54,32 @@ class JobStore:
         self._retention = retention_seconds
 
     def queued(self, job: InterpretJob) -> None:
-        """Record `job` as queued (replacing any earlier record of the same id)."""
+        """Record `job` as queued and pending, with its message (replacing any earlier record
+        of the same id)."""
         key = PREFIX + job.job_id
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(key)
-        fields: dict[Any, Any] = {**_identity(job), "state": JobState.QUEUED.value}
+        fields: dict[Any, Any] = {
+            **_identity(job),
+            "state": JobState.QUEUED.value,
+            "job": job.model_dump_json(),
+        }
         pipe.hset(key, mapping=fields)
         pipe.expire(key, self._retention)
+        pipe.zadd(PENDING, {job.job_id: time.time()})
         pipe.execute()
+
+    def pending_since(self, before: float) -> list[str]:
+        """Ids of the jobs queued before `before` (epoch seconds) and not yet done or failed."""
+        return [_text(i) for i in self._redis.zrangebyscore(PENDING, "-inf", before)]
+
+    def pending_job(self, job_id: str) -> InterpretJob | None:
+        """The job as it was queued, while it is pending (None once settled or expired)."""
+        raw = self._redis.hget(PREFIX + job_id, "job")
+        if raw is None:
+            self._redis.zrem(PENDING, job_id)  # expired: nothing left to re-submit
+            return None
+        return InterpretJob.model_validate_json(raw)
 
     def seen(self, job: InterpretJob) -> None:
         """Make sure a record exists (a job replayed after its record expired): never overwrites."""
@@ -70,7 +97,10 @@ class JobStore:
         self._set(job_id, {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)})
 
     def delete(self, job_id: str) -> None:
-        self._redis.delete(PREFIX + job_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(PREFIX + job_id)
+        pipe.zrem(PENDING, job_id)
+        pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
         """The record of `job_id`, or None when unknown or expired."""
@@ -94,6 +124,8 @@ class JobStore:
         pipe.hset(key, mapping=fields)
         if fields["state"] == JobState.DONE.value:
             pipe.hdel(key, "outcome")  # a replayed job that now succeeded
+        pipe.hdel(key, "job")  # settled: nothing to re-submit
+        pipe.zrem(PENDING, job_id)
         pipe.expire(key, self._retention)
         pipe.execute()
 

@@ -45,6 +45,9 @@ METRICS: Final[Mapping[str, Metric]] = {
     "her2_dead_lettered_total": Metric(
         "Jobs moved to the dead-letter queue, by reason", "counter", ("reason",)
     ),
+    "her2_jobs_resubmitted_total": Metric(
+        "Accepted jobs the broker lost, submitted again by the sweeper", "counter"
+    ),
     "her2_mllp_acks_total": Metric("MLLP acknowledgements sent, by code", "counter", ("code",)),
     "her2_hl7v2_patterns_total": Metric(
         "HL7 v2 HER2 results read, by coding pattern", "counter", ("pattern",)

@@ -1,0 +1,52 @@
+"""The outbox: an accepted job the broker lost is submitted again, and only such a job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from adapter.jobs import JobState, JobStore
+from tests.builders import her2_bundle, ihc_observation
+from tests.integration.conftest import make_job
+from workers.sweeper import held_task_ids
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(
+    jobs: JobStore, settled: Callable
+) -> None:
+    # Recorded as the API records an accepted job, but never in the broker: as when Redis
+    # crashed between Celery's BRPOP and its write of the unacknowledged task.
+    lost = make_job(her2_bundle(ihc_observation("3+", id="ihc-swept")))
+    jobs.queued(lost)
+
+    record = settled(lost, timeout=60)
+
+    assert record.state is JobState.DONE, record.outcome
+    assert jobs.pending_since(float("inf")) == []
+
+
+def test_settled_jobs_leave_the_outbox(jobs: JobStore) -> None:
+    done, failed = make_job("{}"), make_job("{}")
+    for job in (done, failed):
+        jobs.queued(job)
+    assert set(jobs.pending_since(float("inf"))) >= {done.job_id, failed.job_id}
+    jobs.done(done.job_id, [])
+    jobs.failed(failed.job_id, {"resourceType": "OperationOutcome", "issue": []})
+    pending = jobs.pending_since(float("inf"))
+    assert done.job_id not in pending
+    assert failed.job_id not in pending
+    assert jobs.pending_job(done.job_id) is None
+
+
+def test_tasks_held_unacknowledged_are_recognised(redis_db: redis.Redis) -> None:
+    message = {"headers": {"id": "job-held"}, "body": "..."}
+    redis_db.hset("unacked", "tag-1", json.dumps([message, "", "her2"]))
+    redis_db.hset("unacked", "tag-2", "not a task message")
+    try:
+        assert held_task_ids(redis_db) == {"job-held"}
+    finally:
+        redis_db.delete("unacked")

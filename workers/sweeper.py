@@ -1,0 +1,111 @@
+"""Re-submits accepted jobs the broker lost: the outbox side of "never lose a message".
+
+Celery's Redis transport takes a task with BRPOP and only then records it as unacknowledged;
+a Redis crash between the two (or a Redis restart while the task is in flight) loses it, and
+acks_late cannot help a task the broker no longer has. Every accepted job is also pending in
+the job store (adapter/jobs.py) until it is done or failed. Every half visibility timeout one
+worker (a short Redis lock picks it) looks for jobs pending for longer than the visibility
+timeout that the broker neither queues nor holds unacknowledged, and submits them again. A
+re-submitted job that was not lost after all is processed twice, which the idempotent worker
+makes harmless (same ids, same report).
+
+While the queue is not empty nothing is swept: a pending job may simply be waiting its turn,
+and looking for it in a long queue is costly. It is swept once the backlog has drained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, Final
+
+import celery
+import redis
+from celery import signals
+
+from adapter.jobs import JobStore
+from adapter.metrics import Metrics
+from adapter.queue import make_celery, queue_depth, submit
+from adapter.redis_client import redis_client
+from adapter.settings import Settings, get_settings
+
+log = logging.getLogger("her2.sweeper")
+LOCK: Final = "her2:sweeper"
+UNACKED: Final = "unacked"  # kombu's Redis transport: delivery tag -> [message, exchange, key]
+_sweepers: list[Sweeper] = []
+
+
+def held_task_ids(client: redis.Redis) -> set[str]:
+    """Ids of the tasks the broker has handed out and not yet seen acknowledged."""
+    ids = set()
+    for raw in client.hvals(UNACKED):
+        try:
+            ids.add(str(json.loads(raw)[0]["headers"]["id"]))
+        except (ValueError, LookupError, TypeError):
+            continue  # not a Celery task message: not ours to judge
+    return ids
+
+
+def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:
+    """Re-submit the pending jobs the broker lost; returns their ids."""
+    if queue_depth(client) > 0:
+        return []
+    jobs = JobStore(client, settings.job_retention_seconds)
+    candidates = jobs.pending_since(time.time() - settings.visibility_timeout_seconds)
+    if not candidates:
+        return []
+    held = held_task_ids(client)
+    resent = []
+    for job_id in candidates:
+        job = jobs.pending_job(job_id) if job_id not in held else None
+        if job is None:
+            continue
+        submit(app, job)
+        resent.append(job_id)
+        log.warning(
+            "accepted job no longer held by the broker: submitted again", extra={"job_id": job_id}
+        )
+        Metrics(client).incr("her2_jobs_resubmitted_total")
+    return resent
+
+
+class Sweeper:
+    """A daemon thread sweeping every half visibility timeout, one worker at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client = redis_client(settings)
+        self._app = make_celery(settings)
+        self._interval = max(1, settings.visibility_timeout_seconds // 2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="her2-sweeper", daemon=True)
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                if self._client.set(LOCK, "1", nx=True, ex=self._interval):
+                    sweep(self._client, self._app, self._settings)
+            except Exception:  # the sweeper must outlive any one failed sweep
+                log.warning("sweep skipped", exc_info=True)
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _start(**_: Any) -> None:
+    _sweepers.append(Sweeper(get_settings()).start())
+
+
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _stop(**_: Any) -> None:
+    for sweeper in _sweepers:
+        sweeper.stop()
