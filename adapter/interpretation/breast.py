@@ -11,7 +11,7 @@ from typing import Final
 
 from adapter.interpretation import sources as src
 from adapter.interpretation.ish import IshKind, group_of
-from adapter.interpretation.model import Flag, IhcScore, IshGroup, NextStep, Status
+from adapter.interpretation.model import Flag, IshGroup, NextStep, Status
 from adapter.interpretation.reading import Reading
 from adapter.interpretation.table import (
     ANY_IHC,
@@ -23,6 +23,7 @@ from adapter.interpretation.table import (
     IshClass,
     RecountClass,
     Situation,
+    discordant,
     first_match,
     ihc_class,
     ish_class,
@@ -30,6 +31,9 @@ from adapter.interpretation.table import (
 )
 
 NOT_3 = ANY_IHC - {IhcClass.THREE}
+# ISH classes discordant with IHC 3+ / with IHC 0 (contract 2.1; her2-reference.md Q11)
+NEGATIVE_ISH: Final = frozenset({IshClass.G5, IshClass.NEGATIVE, IshClass.SINGLE_LOW})
+POSITIVE_ISH: Final = frozenset({IshClass.G1, IshClass.POSITIVE, IshClass.SINGLE_HIGH})
 
 BREAST_TABLE: Final = (
     row(
@@ -214,7 +218,7 @@ def decide(reading: Reading) -> Decision:
     if found.ish in (IshClass.POSITIVE, IshClass.NEGATIVE):
         flags.add(Flag.NO_ISH_GROUP)
         notes.append(src.QUALITATIVE_ISH)
-    if _discordant(reading, found):
+    if discordant(reading.ihc, found, NEGATIVE_ISH, POSITIVE_ISH):
         flags.add(Flag.ISH_IHC_DISCORDANT)
         notes.append(src.DISCORDANT)
     comments = []
@@ -229,11 +233,3 @@ def decide(reading: Reading) -> Decision:
         notes=tuple(notes),
         trace=(deciding.applied,),
     )
-
-
-def _discordant(reading: Reading, found: Situation) -> bool:
-    """IHC 3+ against negative ISH, or IHC 0 against positive ISH (contract 2.1; Q11)."""
-    if found.ihc is IhcClass.THREE:
-        return found.ish in (IshClass.G5, IshClass.NEGATIVE, IshClass.SINGLE_LOW)
-    ihc_zero = reading.ihc is not None and reading.ihc.score is IhcScore.ZERO
-    return ihc_zero and found.ish in (IshClass.G1, IshClass.POSITIVE, IshClass.SINGLE_HIGH)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from adapter.interpretation import sources as src
-from adapter.interpretation.model import Flag, IhcScore, NextStep, SiteGroup, Status
+from adapter.interpretation.model import Flag, NextStep, SiteGroup, Status
 from adapter.interpretation.reading import Reading
 from adapter.interpretation.table import (
     NO_RESULT_ROWS,
@@ -18,6 +18,7 @@ from adapter.interpretation.table import (
     IhcClass,
     IshClass,
     Situation,
+    discordant,
     first_match,
     high_copy_number,
     ihc_class,
@@ -27,6 +28,9 @@ from adapter.interpretation.table import (
 
 SINGLE_PROBE: Final = frozenset({IshClass.SINGLE_HIGH, IshClass.SINGLE_MIDDLE, IshClass.SINGLE_LOW})
 C = src.GASTRIC_2016
+# ISH discordant with IHC 3+ / with IHC 0: by the ratio here, no groups or single-probe zones
+NEGATIVE_ISH: Final = frozenset({IshClass.RATIO_LOW, IshClass.NEGATIVE})
+POSITIVE_ISH: Final = frozenset({IshClass.RATIO_HIGH, IshClass.POSITIVE})
 
 GASTRIC_TABLE: Final = (
     row("gastric.ihc-3+", Status.POSITIVE, "IHC 3+ is HER2-positive", C, ihc={IhcClass.THREE}),
@@ -85,7 +89,7 @@ def decide(reading: Reading, site: SiteGroup) -> Decision:
     if deciding.rule == "gastric.ratio-below-2" and high_copy_number(reading.first.ish):
         flags.add(Flag.COPY_NUMBER_REVIEW)
         notes.append(src.COPY_NUMBER_REVIEW)
-    if _discordant(reading, found):
+    if discordant(reading.ihc, found, NEGATIVE_ISH, POSITIVE_ISH):
         flags.add(Flag.ISH_IHC_DISCORDANT)
         notes.append(src.DISCORDANT)
     ish_only_positive = deciding.status is Status.POSITIVE and found.ihc is not IhcClass.THREE
@@ -100,11 +104,3 @@ def decide(reading: Reading, site: SiteGroup) -> Decision:
         notes=tuple(notes),
         trace=(deciding.applied,),
     )
-
-
-def _discordant(reading: Reading, found: Situation) -> bool:
-    """IHC 3+ with a ratio below 2.0 or ISH negative; IHC 0 with ratio >= 2.0 or ISH positive."""
-    if found.ihc is IhcClass.THREE:
-        return found.ish in (IshClass.RATIO_LOW, IshClass.NEGATIVE)
-    ihc_zero = reading.ihc is not None and reading.ihc.score is IhcScore.ZERO
-    return ihc_zero and found.ish in (IshClass.RATIO_HIGH, IshClass.POSITIVE)

@@ -206,6 +206,19 @@ def first_match(table: tuple[Row, ...], situation: Situation) -> Row:
     return next(r for r in table if r.matches(situation))
 
 
+def discordant(
+    ihc: IhcValue | None,
+    found: Situation,
+    against_ihc_3: frozenset[IshClass],
+    against_ihc_0: frozenset[IshClass],
+) -> bool:
+    """IHC 3+ meeting a negative ISH class, or IHC 0 (scored 0, not "0 or 1+") meeting a
+    positive one; each table names its classes (contract 2.1; her2-reference.md Q11)."""
+    if found.ihc is IhcClass.THREE:
+        return found.ish in against_ihc_3
+    return ihc is not None and ihc.score is IhcScore.ZERO and found.ish in against_ihc_0
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The outcome of one reading under one table."""
