@@ -15,6 +15,7 @@ as unacknowledged, so a Redis crash between the two loses the task; the worker's
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+import celery
 import redis
 
-from adapter.queue import InterpretJob
+from adapter.errors import QueueUnavailable
+from adapter.queue import InterpretJob, submit
 
+log = logging.getLogger("her2.jobs")
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"
 
@@ -128,6 +132,27 @@ class JobStore:
         pipe.zrem(PENDING, job_id)
         pipe.expire(key, self._retention)
         pipe.execute()
+
+
+def accept(jobs: JobStore, app: celery.Celery, job: InterpretJob) -> None:
+    """Hand over an accepted message, as both doors do: record the job queued (and pending),
+    then submit it; return only once the broker holds it.
+
+    Raises QueueUnavailable when either step fails; the record is then removed again, so no
+    job reports "queued" for a message the sender was told to send again.
+    """
+    try:
+        jobs.queued(job)
+    except redis.RedisError as error:  # the broker is this Redis: it is down too
+        raise QueueUnavailable("cannot record the job") from error
+    try:
+        submit(app, job)
+    except QueueUnavailable:
+        try:
+            jobs.delete(job.job_id)
+        except redis.RedisError:  # the sweeper may submit it later: harmless, never lost
+            log.warning("record of a job not queued left behind", extra={"job_id": job.job_id})
+        raise
 
 
 def _identity(job: InterpretJob) -> dict[str, str]:

@@ -29,9 +29,10 @@ from adapter.api.outcomes import (
     outcome_of,
 )
 from adapter.api.services import Services
-from adapter.errors import AdapterError, InvalidResource, QueueUnavailable
+from adapter.errors import AdapterError, InvalidResource
 from adapter.interpretation.model import SiteGroup
-from adapter.queue import InterpretJob, submit
+from adapter.jobs import accept
+from adapter.queue import InterpretJob
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/fhir")
@@ -87,7 +88,7 @@ def _accept(
             media_type=media_type,
             site=site.value if site else None,
         )
-        _enqueue(svc, job)
+        accept(svc.jobs, svc.celery, job)
     except AdapterError as error:
         _count_rejected(svc, error)
         raise
@@ -110,20 +111,6 @@ def _accept(
         status_code=202,
         headers={"Content-Location": location, "Location": location},
     )
-
-
-def _enqueue(svc: Services, job: InterpretJob) -> None:
-    """Record the job as queued, then hand it to the broker; a broker that does not confirm
-    leaves no job record behind that would report 'queued' forever."""
-    try:
-        svc.jobs.queued(job)
-    except Exception as error:  # any Redis failure writing the record: the broker is down too
-        raise QueueUnavailable("cannot record the job") from error
-    try:
-        submit(svc.celery, job)
-    except QueueUnavailable:
-        svc.jobs.delete(job.job_id)
-        raise
 
 
 def _count_rejected(svc: Services, error: AdapterError) -> None:

@@ -45,10 +45,10 @@ from adapter.hl7v2.errors import (
 from adapter.hl7v2.header import MessageHeader, read_header
 from adapter.hl7v2.parse import decode_message, split_messages
 from adapter.hl7v2.reading import V2Reading, read_v2_message
-from adapter.jobs import JobStore
+from adapter.jobs import JobStore, accept
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics
-from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, submit
+from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
 
 log = logging.getLogger("her2.mllp")
 DOOR: Final = "mllp"
@@ -144,25 +144,10 @@ def _queue(
         media_type=HL7V2_MEDIA_TYPE,
     )
     try:
-        try:
-            svc.jobs.queued(job)
-        except Exception as error:  # any Redis failure writing the record: the broker is down too
-            raise QueueUnavailable("cannot record the job") from error
-        try:
-            submit(svc.celery, job)
-        except QueueUnavailable:
-            _forget(svc, job.job_id)
-            raise
+        accept(svc.jobs, svc.celery, job)
     except QueueUnavailable:
         return resend_later(), None, "queue-unavailable"
     return accepted(has_her2=True), job.job_id, "queued"
-
-
-def _forget(svc: ListenerServices, job_id: str) -> None:
-    try:
-        svc.jobs.delete(job_id)
-    except Exception:  # Redis is down: the record expires with its retention
-        log.warning("job record of an unqueued message not deleted", extra={"job_id": job_id})
 
 
 def _answer(
