@@ -7,14 +7,13 @@ out of `alive` within three intervals; one that stops cleanly deletes its key at
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import UTC, datetime
 from typing import Final
 
 import redis
 
-log = logging.getLogger("her2.heartbeat")
+from adapter.periodic import Periodic
+
 WORKER_PREFIX: Final = "her2:worker:"
 LISTENER_PREFIX: Final = "her2:mllp:"
 
@@ -35,33 +34,20 @@ def alive_listeners(client: redis.Redis) -> list[str]:
     return alive(client, LISTENER_PREFIX)
 
 
-class Heartbeat:
-    """A daemon thread beating `key` every `interval_seconds` until `stop()` (which deletes it)."""
+class Heartbeat(Periodic):
+    """Beats `key` every `interval_seconds` until `stop()`, which deletes it."""
 
     def __init__(self, client: redis.Redis, key: str, interval_seconds: int) -> None:
-        self._client = client
-        self._key = key
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="her2-heartbeat", daemon=True)
+        def forget() -> None:  # a process stopping cleanly leaves at once, not after the TTL
+            client.delete(key)
+
+        super().__init__(
+            "her2-heartbeat",
+            interval_seconds,
+            lambda: beat(client, key, interval_seconds),
+            on_stop=forget,
+        )
 
     def start(self) -> Heartbeat:
-        self._thread.start()
+        super().start()
         return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                beat(self._client, self._key, self._interval)
-            except redis.RedisError:
-                log.warning("heartbeat not written: Redis unavailable")
-            self._stop.wait(self._interval)
-        try:
-            self._client.delete(self._key)
-        except redis.RedisError:
-            return

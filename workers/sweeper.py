@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any, Final
 
@@ -27,6 +26,7 @@ from celery import signals
 
 from adapter.jobs import JobStore
 from adapter.metrics import Metrics
+from adapter.periodic import Periodic
 from adapter.queue import make_celery, queue_depth, submit
 from adapter.redis_client import redis_client
 from adapter.settings import Settings, get_settings
@@ -34,7 +34,7 @@ from adapter.settings import Settings, get_settings
 log = logging.getLogger("her2.sweeper")
 LOCK: Final = "her2:sweeper"
 UNACKED: Final = "unacked"  # kombu's Redis transport: delivery tag -> [message, exchange, key]
-_sweepers: list[Sweeper] = []
+_sweepers: list[Periodic] = []
 
 
 def held_task_ids(client: redis.Redis) -> set[str]:
@@ -71,38 +71,21 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
     return resent
 
 
-class Sweeper:
-    """A daemon thread sweeping every half visibility timeout, one worker at a time."""
+def start_sweeper(settings: Settings) -> Periodic:
+    """Sweep every half visibility timeout, in whichever worker takes the short lock first."""
+    client, app = redis_client(settings), make_celery(settings)
+    interval = max(1, settings.visibility_timeout_seconds // 2)
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._client = redis_client(settings)
-        self._app = make_celery(settings)
-        self._interval = max(1, settings.visibility_timeout_seconds // 2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="her2-sweeper", daemon=True)
+    def sweep_once() -> None:
+        if client.set(LOCK, "1", nx=True, ex=interval):
+            sweep(client, app, settings)
 
-    def start(self) -> Sweeper:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                if self._client.set(LOCK, "1", nx=True, ex=self._interval):
-                    sweep(self._client, self._app, self._settings)
-            except Exception:  # the sweeper must outlive any one failed sweep
-                log.warning("sweep skipped", exc_info=True)
+    return Periodic("her2-sweeper", interval, sweep_once, first_now=False).start()
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _start(**_: Any) -> None:
-    _sweepers.append(Sweeper(get_settings()).start())
+    _sweepers.append(start_sweeper(get_settings()))
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
