@@ -34,6 +34,7 @@ PUBLISH_RETRY_POLICY: Final = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+UNACKED_MUTEX_SECONDS: Final = 10
 # kombu's Redis transport keeps one list per priority step; without priorities only the first.
 _PRIORITY_SEPARATOR: Final = "\x06\x16"
 _PRIORITY_STEPS: Final = (0, 3, 6, 9)
@@ -83,6 +84,10 @@ def make_celery(settings: Settings) -> celery.Celery:
             # its visibility timeout (kombu's default sweep runs only every ~100 s).
             "unacked_restore_interval": max(1, min(10, visibility // 5)),
             "unacked_restore_throttle": 1,
+            # The sweep runs under a Redis mutex that expires after 300 s by default: a worker
+            # SIGKILLed while holding it stopped every restore for five minutes (found by the
+            # long soak). A sweep restores a few messages in milliseconds; 10 s is ample.
+            "unacked_mutex_expire": UNACKED_MUTEX_SECONDS,
             "socket_connect_timeout": 1.0,
             "socket_timeout": 5.0,
             "health_check_interval": 15,
