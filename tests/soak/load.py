@@ -32,9 +32,6 @@ class Sent:
     statuses: Counter[str] = field(default_factory=Counter)
     unanswered: list[int] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
-    # cases whose amendment went out before their first report was written (the wait ran out
-    # under load): the re-issue may then rightly say `final` rather than `amended`
-    early_amendments: set[int] = field(default_factory=set)
     progress: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,21 +94,17 @@ class Feed:
             time.sleep(delay * (0.5 + random.random() / 2))  # the feed's own backoff
             delay = min(delay * 2, 2.0)
 
-    def _wait_for_case(self, message: Message) -> bool:
-        """An amendment follows its case's first report: wait (bounded) for those jobs.
-        Returns False when the wait ran out before they were all done."""
+    def _wait_for_case(self, message: Message) -> None:
+        """An amendment follows its case's first report: wait (bounded) for those jobs."""
         deadline = time.monotonic() + SEND_DEADLINE
         for index in message.after:
-            while True:
+            while time.monotonic() < deadline:
                 with self.sent.lock:
                     jobs = list(self.sent.jobs.get(index, []))
                     settled = index in self.sent.rejected or index in self.sent.unanswered
                 if settled or (jobs and all(self.job_done(j) for j in jobs)):
                     break
-                if time.monotonic() >= deadline:
-                    return False
                 time.sleep(0.2)
-        return True
 
     def _burst(self, indexes: list[int]) -> None:
         barrier = threading.Barrier(len(indexes))
@@ -142,9 +135,8 @@ class Feed:
                 self._burst(item)
                 return
             message = self.plan.messages[item[0]]
-            if message.after and not self._wait_for_case(message):
-                with self.sent.lock:
-                    self.sent.early_amendments.add(message.case)
+            if message.after:
+                self._wait_for_case(message)
             self.post(item[0], message)
 
         # Amendments wait for their case: their own threads, so the feed never stalls on them.

@@ -208,7 +208,11 @@ def _add_burst(rng: random.Random, messages: list[Message], cases: list[SoakCase
                for e in support]  # fmt: skip
     bundle["entry"] = support + ihc + ish
     cases.append(SoakCase(n, bundle, phi))
-    parts = [support + ihc, support + ish, *([*support, e] for e in ish if len(ish) > 1)]
+    # ISH Observations alone too, unless they are panel members: a member names no specimen
+    # and joins its case only beside its panel (contract 1.3), so splitting them off would
+    # make another case of the subject, not a burst on this specimen.
+    alone = len(ish) > 1 and all("specimen" in e["resource"] for e in ish)
+    parts = [support + ihc, support + ish, *([*support, e] for e in ish if alone)]
     bodies = [_with(bundle, parts[i % len(parts)]) for i in range(8)]
     at = rng.randrange(len(messages) // 8, max(len(messages) // 4, len(messages) // 8 + 1))
     for offset, body in enumerate(bodies):
