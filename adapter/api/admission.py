@@ -14,9 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
-
 from adapter.api.outcomes import BodyTooLarge
 from adapter.errors import InvalidResource, NoHer2Result, UnreadableMessage
 from adapter.fhir.findings import read_message
@@ -27,8 +24,8 @@ from adapter.fhir.validation import (
     BUNDLE_TYPES,
     Entry,
     bundle_type,
-    fhir_path,
     message_entries,
+    validate_envelope,
     validate_resource,
 )
 from adapter.interpretation.model import SiteGroup
@@ -123,7 +120,6 @@ def check_reference_structure(message: dict[str, Any], mappings: Mappings) -> No
     raw_entries = message.get("entry")
     if not isinstance(raw_entries, list):  # references_to_fetch found some, so a list
         raise InvalidResource("Bundle.entry must be a list", expression="Bundle.entry")
-    envelope = {**message, "entry": []}
     held: list[Entry] = []
     for index, raw in enumerate(raw_entries):
         if not isinstance(raw, dict):
@@ -138,11 +134,6 @@ def check_reference_structure(message: dict[str, Any], mappings: Mappings) -> No
                     expression=f"Bundle.entry[{index}].resource",
                 )
             held.append(Entry(resource, index))
-        envelope["entry"].append({k: v for k, v in raw.items() if k != "resource"})
-    try:
-        Bundle.model_validate(envelope)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise InvalidResource(first["msg"], expression=fhir_path("Bundle", first["loc"])) from error
+    validate_envelope(message, raw_entries)
     for entry in held:
         validate_resource(entry, mappings)

@@ -173,21 +173,10 @@ def mllp_listener(settings: Any) -> Iterator[int]:
     """The MLLP listener in a thread of this process (its own event loop); yields its port."""
     import asyncio
 
-    from adapter.jobs import JobStore
-    from adapter.mappings import default_mappings
-    from adapter.metrics import Metrics
     from adapter.mllp.admission import ListenerServices
     from adapter.mllp.listener import MllpListener
-    from adapter.queue import make_celery
-    from adapter.redis_client import redis_client
 
-    client = redis_client(settings)
-    services = ListenerServices(
-        mappings=default_mappings(),
-        celery=make_celery(settings),
-        jobs=JobStore(client, settings.job_retention_seconds),
-        metrics=Metrics(client),
-    )
+    services = ListenerServices.from_settings(settings)
     listener = MllpListener(services, host="127.0.0.1", port=0)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -200,7 +189,7 @@ def mllp_listener(settings: Any) -> Iterator[int]:
             asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=15)
-        client.close()
+        services.close()
 
 
 def feed_mllp(port: int, examples: Path, settings: Any) -> list[dict[str, Any]]:

@@ -80,23 +80,13 @@ async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
     import socket
 
     from adapter.heartbeat import LISTENER_PREFIX, Heartbeat
-    from adapter.jobs import JobStore
-    from adapter.mappings import default_mappings
-    from adapter.metrics import Metrics
     from adapter.mllp.admission import ListenerServices
     from adapter.mllp.listener import MllpListener
-    from adapter.queue import make_celery
     from adapter.redis_client import redis_client
 
-    client = redis_client(settings)
-    services = ListenerServices(
-        mappings=default_mappings(),
-        celery=make_celery(settings),
-        jobs=JobStore(client, settings.job_retention_seconds),
-        metrics=Metrics(client),
-        allowed_senders=settings.allowed_senders,
-    )
+    services = ListenerServices.from_settings(settings)
     listener = MllpListener(services, host=host, port=port, ssl_context=context)
+    client = redis_client(settings)
     await listener.start()
     name = f"{socket.gethostname()}-{os.getpid()}-{listener.port}"
     beating = Heartbeat(client, LISTENER_PREFIX + name, HEARTBEAT_SECONDS).start()
@@ -111,6 +101,7 @@ async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
         await listener.stop()
         await asyncio.to_thread(beating.stop)
         client.close()
+        services.close()
     return EXIT_OK
 
 

@@ -114,12 +114,7 @@ def message_entries(
     if not isinstance(raw_entries, list):
         raise InvalidResource("Bundle.entry must be a list", expression="Bundle.entry")
     entries = tuple(_entry(i, raw) for i, raw in enumerate(raw_entries))
-    envelope["entry"] = [{k: v for k, v in raw.items() if k != "resource"} for raw in raw_entries]
-    try:
-        Bundle.model_validate(envelope)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise InvalidResource(first["msg"], expression=fhir_path("Bundle", first["loc"])) from error
+    validate_envelope(envelope, raw_entries)
     for entry in entries:
         validate_resource(entry, mappings)
     return entries, tuple(warnings)
@@ -210,3 +205,17 @@ def _is_her2_value(resource: dict[str, Any], loc: Sequence[int | str], mappings:
             and is_her2(components[loc[1]])
         )
     return False
+
+
+def validate_envelope(bundle: dict[str, Any], raw_entries: list[Any]) -> None:
+    """Validate a Bundle as R4B without its entries' resources (each is validated on its own,
+    so an error names its entry). Raises InvalidResource naming the field."""
+    envelope = {
+        **bundle,
+        "entry": [{k: v for k, v in raw.items() if k != "resource"} for raw in raw_entries],
+    }
+    try:
+        Bundle.model_validate(envelope)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidResource(first["msg"], expression=fhir_path("Bundle", first["loc"])) from error

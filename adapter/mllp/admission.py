@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 import celery
+import redis
 
 from adapter.errors import BadInput, QueueUnavailable
 from adapter.fhir.observations import is_her2_withdrawal
@@ -46,9 +47,11 @@ from adapter.hl7v2.header import MessageHeader, read_header
 from adapter.hl7v2.parse import decode_message, split_messages
 from adapter.hl7v2.reading import V2Reading, read_v2_message
 from adapter.jobs import JobStore, accept
-from adapter.mappings import Mappings
+from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
-from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
+from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
+from adapter.redis_client import redis_client
+from adapter.settings import Settings
 
 log = logging.getLogger("her2.mllp")
 DOOR: Final = "mllp"
@@ -67,6 +70,23 @@ class ListenerServices:
     jobs: JobStore
     metrics: Metrics
     allowed_senders: frozenset[str] | None = None  # None: every sender
+    client: redis.Redis | None = None  # closed by close() when these services own it
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ListenerServices:
+        client = redis_client(settings)
+        return cls(
+            mappings=default_mappings(),
+            celery=make_celery(settings),
+            jobs=JobStore(client, settings.job_retention_seconds),
+            metrics=Metrics(client),
+            allowed_senders=settings.allowed_senders,
+            client=client,
+        )
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 @dataclass(frozen=True, slots=True)
