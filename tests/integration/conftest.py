@@ -7,11 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,25 +22,13 @@ from adapter.jobs import JobRecord, JobState, JobStore
 from adapter.queue import InterpretJob, make_celery, submit
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port
+from tests.support.processes import WorkerProcess, wait_for
 
 # Our own Redis databases: the first one no other test run on this machine holds (a file lock),
 # so two runs of this suite never flush each other's queue. TEST_WORKER_REDIS_DB forces one.
 REDIS_DBS = (11, 13, 14, 15)
 VISIBILITY_TIMEOUT = 6  # short, so a killed worker's job comes back within the test
 BACKOFF_MAX = 2  # retries wait 1-2 s: far below the visibility timeout (Settings checks it)
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll `probe` until it returns something truthy; bounded, never a bare sleep."""
-    deadline, delay = time.monotonic() + timeout, 0.05
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
 
 
 @pytest.fixture(scope="session")
@@ -103,47 +87,6 @@ def app(settings: Settings) -> celery.Celery:
 @pytest.fixture
 def jobs(redis_db: redis.Redis, settings: Settings) -> JobStore:
     return JobStore(redis_db, settings.job_retention_seconds)
-
-
-class WorkerProcess:
-    """One `her2-adapter worker` process in its own process group."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "adapter.cli", "worker", "--loglevel", "INFO"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: kill() reaches the pool children too
-        )
-        log.close()
-        wait_for(lambda: b"ready" in self.log_path.read_bytes(), 60, "the worker to be ready")
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (main process and pool): a crash, nothing acknowledged."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture

@@ -10,30 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import redis
 
+from tests.support.processes import wait_for
+
 SCRIPT = shutil.which("her2-adapter", path=str(Path(sys.executable).parent)) or "her2-adapter"
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `probe` until truthy; bounded (AssertionError after `timeout` seconds)."""
-    deadline, delay = time.monotonic() + timeout, 0.05
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
 
 
 class RedisServer:
@@ -97,53 +82,6 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
-
-
-class WorkerProcess:
-    """One `her2-adapter worker` in its own process group (SIGKILL reaches its pool too)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, wait: bool = True) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [SCRIPT, "worker", "--loglevel", "INFO"],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        if wait:
-            wait_for(lambda: self._ready(offset), 60, "a worker to be ready")
-
-    def _ready(self, offset: int) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited at start:\n{self.log()[-3000:]}")
-        with self.log_path.open("rb") as log:
-            log.seek(offset)
-            return b"ready" in log.read()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 def _redis_server() -> str | None:

@@ -33,9 +33,10 @@ from adapter.jobs import JobState, JobStore
 from adapter.mappings import default_mappings
 from tests.soak.load import Feed
 from tests.soak.plan import make_plan
-from tests.soak.processes import RedisServer, WorkerProcess, service_env, wait_for
+from tests.soak.processes import RedisServer, service_env
 from tests.soak.verify import verify
 from tests.support.fhir_server import FhirTestServer, free_port
+from tests.support.processes import WorkerProcess, wait_for
 from tests.support.serve import ServeProcess
 
 API_KEY = "soak-key"
