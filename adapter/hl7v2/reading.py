@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from fhir.resources.R4B.bundle import Bundle
-
 from adapter.errors import BadInput, NoHer2Result
 from adapter.fhir.findings import read_message
 from adapter.hl7v2.codes import V2Codes
@@ -153,9 +151,10 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
     )
     if not observations:
         return reading
-    Bundle.model_validate(bundle)
     try:
-        checked = read_message(bundle, mappings)  # the dry run: bad values fail here
+        # The dry run validates every generated resource as R4B (as any FHIR message is) and
+        # reads it: a bad value fails here, named at its OBX by `locate`.
+        checked = read_message(bundle, mappings)
     except NoHer2Result:
         return reading
     except BadInput as error:
