@@ -29,7 +29,7 @@ from adapter.fhir.outcome import exception_outcome, operation_outcome
 from adapter.fhir.report import collection_bundle
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings, default_mappings
-from adapter.pipeline import InterpretedMessage, interpret_message
+from adapter.pipeline import InterpretedCase, InterpretedMessage, interpret_message
 from adapter.summary import summary_line
 
 PROG = "her2-adapter"
@@ -150,15 +150,26 @@ class Run:
                 status = EXIT_BAD_INPUT
                 continue
             any_good = True
-            for warning in message.warnings:
-                _say(f"warning: {shown}: {warning}")
-            if self.text:
-                for case in message.cases:
-                    _print(f"{shown}: {summary_line(case.case, case.interpretation)}")
-            resources.extend(message.resources)
+            resources.extend(self._good(shown, message.warnings, message.cases, message.resources))
         if any_good and not self.text:
             _print(_json(collection_bundle(resources), indent=2))
         return status
+
+    def _good(
+        self,
+        where: str,
+        warnings: Sequence[str],
+        cases: Sequence[InterpretedCase],
+        resources: Sequence[dict[str, Any]],
+    ) -> Sequence[dict[str, Any]]:
+        """Say a good message's warnings (and, in text form, its cases); return its resources
+        for the one Bundle printed at the end."""
+        for warning in warnings:
+            _say(f"warning: {where}: {warning}")
+        if self.text:
+            for case in cases:
+                _print(f"{where}: {summary_line(case.case, case.interpretation)}")
+        return resources
 
     def hl7v2_files(self, names: Sequence[str]) -> int:
         """HL7 v2 files, each of one or more messages; one Bundle of every case of every file.
@@ -187,12 +198,7 @@ class Run:
                     status = EXIT_BAD_INPUT
                     continue
                 any_good = True
-                for warning in result.warnings:
-                    _say(f"warning: {where}: {warning}")
-                if self.text:
-                    for case in result.cases:
-                        _print(f"{where}: {summary_line(case.case, case.interpretation)}")
-                resources.extend(result.resources)
+                resources.extend(self._good(where, result.warnings, result.cases, result.resources))
         if any_good and not self.text:
             _print(_json(collection_bundle(resources), indent=2))
         return status
