@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from adapter.case import Case
-from adapter.fhir.findings import read_message
+from adapter.fhir.findings import read_entries
 from adapter.fhir.report import case_resources
+from adapter.fhir.validation import Entry, message_entries
 from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import Interpretation, SiteGroup
 from adapter.mappings import Mappings
@@ -64,7 +65,29 @@ def interpret_message(
     the run, stamped on the Provenance and the report. Raises a `BadInput` subclass when the
     message cannot be accepted; then nothing of it is interpreted (contract 5).
     """
-    reading = read_message(resource, mappings, site=site)
+    entries, warnings = message_entries(resource, mappings)
+    return interpret_entries(
+        entries,
+        mappings,
+        site=site,
+        recorded=recorded,
+        provenance_entities=provenance_entities,
+        warnings=warnings,
+    )
+
+
+def interpret_entries(
+    entries: Sequence[Entry],
+    mappings: Mappings,
+    *,
+    site: SiteGroup | None = None,
+    recorded: datetime,
+    provenance_entities: Sequence[JsonDict] = (),
+    warnings: Sequence[str] = (),
+) -> InterpretedMessage:
+    """`interpret_message` for entries `message_entries` validated already (the v2 door's
+    dry run did): read, interpret and build without validating the message again."""
+    reading = read_entries(entries, mappings, site=site, warnings=warnings)
     cases = []
     for case in reading.cases:
         interpretation = interpret(case.findings)

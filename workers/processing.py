@@ -64,7 +64,10 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
     v2 = read_v2_message(job.body, services.mappings) if _is_v2(job) else None
     message = v2.bundle if v2 else _with_fetched(parse_json(job.body), services.target)
     site = job.site
-    entries, _ = message_entries(message, services.mappings)
+    # A v2 message's Bundle was validated by its read just above; a FHIR message is, here.
+    entries = v2.entries if v2 and v2.entries is not None else None
+    if entries is None:
+        entries, _ = message_entries(message, services.mappings)
     refs = References(entries)
     plan: dict[str, _Arrivals] = {}
     for withdrawn in (e for e in entries if is_her2_withdrawal(e.resource, services.mappings)):

@@ -1,9 +1,10 @@
 """`her2-adapter interpret --hl7v2`: a file of v2 messages -> one result per message.
 
-Each message is read (`read_v2_message`), interpreted by the same `interpret_message` the FHIR
-door uses, and its output is what the write-back would hold (contract 5): per case the status
-Observation, DiagnosticReport and Provenance (naming the message by MSH-10), then the case's
-Specimen and input Observations. No I/O here: the command line reads files and prints.
+Each message is read (`read_v2_message`); the entries its read validated are interpreted by
+`interpret_entries`, the FHIR door's path after validation. Its output is what the write-back
+would hold (contract 5): per case the status Observation, DiagnosticReport and Provenance
+(naming the message by MSH-10), then the case's Specimen and input Observations. No I/O here:
+the command line reads files and prints.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from adapter.hl7v2.reading import V2Reading, read_raw
 from adapter.hl7v2.to_fhir import V2_URN
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
-from adapter.pipeline import InterpretedCase, interpret_message
+from adapter.pipeline import InterpretedCase, interpret_entries
 
 Json = dict[str, Any]
 NO_HER2: Final = "no HER2 result; nothing interpreted"
@@ -55,15 +56,16 @@ def interpret_reading(
 ) -> V2MessageResult:
     """Interpret one read message; its number is left to the caller. Raises BadInput
     (located at the OBX) where the interpretation rejects a value."""
-    if not reading.has_her2:
+    if not reading.has_her2 or reading.entries is None:
         return V2MessageResult(0, warnings=(*reading.warnings, NO_HER2))
     try:
-        message = interpret_message(
-            reading.bundle,
+        message = interpret_entries(
+            reading.entries,
             mappings,
             site=site,
             recorded=recorded,
             provenance_entities=[message_entity(reading)],
+            warnings=reading.entry_warnings,
         )
     except NoHer2Result:
         return V2MessageResult(0, warnings=(*reading.warnings, NO_HER2))

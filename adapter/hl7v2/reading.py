@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from adapter.errors import BadInput, NoHer2Result
-from adapter.fhir.findings import read_message
+from adapter.fhir.findings import read_entries
+from adapter.fhir.validation import Entry, message_entries
 from adapter.hl7v2.codes import V2Codes
 from adapter.hl7v2.errors import (
     DATA_TYPE_ERROR,
@@ -59,6 +60,10 @@ class V2Reading:
     sources: Mapping[int, tuple[V2Location, str]] = field(default_factory=dict)  # entry -> OBX
     patterns: tuple[str, ...] = ()  # coding pattern of each HER2 result read: loinc, cap, label
     charset: str = "utf-8"  # the Python codec the message's bytes were decoded with (MSH-18)
+    # The entries of `bundle` as the dry run validated them (None when it had nothing to
+    # validate): whoever interprets the reading reads these, never validates the Bundle again.
+    entries: tuple[Entry, ...] | None = None
+    entry_warnings: tuple[str, ...] = ()
 
     def locate(self, error: BadInput) -> BadInput:
         """A FHIR reader error on the generated Bundle as a V2BadValue at its OBX."""
@@ -154,7 +159,9 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
     try:
         # The dry run validates every generated resource as R4B (as any FHIR message is) and
         # reads it: a bad value fails here, named at its OBX by `locate`.
-        checked = read_message(bundle, mappings)
+        entries, entry_warnings = message_entries(bundle, mappings)
+        reading = replace(reading, entries=entries, entry_warnings=entry_warnings)
+        checked = read_entries(entries, mappings, warnings=entry_warnings)
     except NoHer2Result:
         return reading
     except BadInput as error:
