@@ -53,6 +53,17 @@ AMENDING: Final = frozenset({"amended", "corrected", "entered-in-error"})
 _RELEASE: Final = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
+# The fenced save, in one round trip: only the holder of the lock (KEYS[1], token ARGV[1])
+# replaces the case hash (KEYS[2]) and points each input index key (KEYS[3..]) at it.
+# ARGV: token, retention seconds, case digest, then field, value, field, value, ...
+_SAVE: Final = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('del', KEYS[2])
+redis.call('hset', KEYS[2], unpack(ARGV, 4))
+redis.call('expire', KEYS[2], ARGV[2])
+for i = 3, #KEYS do redis.call('set', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
+return 1
+"""
 
 
 def digest(text: str) -> str:
@@ -183,6 +194,8 @@ class CaseStore:
         self._redis = client
         self._retention = retention_seconds
         self._lock_ttl_ms = int(lock_ttl_seconds * 1000)
+        self._save = client.register_script(_SAVE)
+        self._release = client.register_script(_RELEASE)
 
     def load(self, case_key: str) -> StoredCase:
         """The stored case (empty when new)."""
@@ -210,8 +223,8 @@ class CaseStore:
         return loads(raw)["key"] if raw is not None else None
 
     def save(self, case: StoredCase, lock_token: str) -> None:
-        """Store the whole case and refresh its retention, in one MULTI that runs only while
-        this worker still holds the case's lock (fencing).
+        """Store the whole case and refresh its retention, in one script that runs only while
+        this worker still holds the case's lock (fencing; atomic on the server).
 
         A worker slower than the lock's TTL may find another worker has taken the case and
         stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
@@ -225,23 +238,10 @@ class CaseStore:
             fields["in:" + digest(ident)] = dumps(entry)
         for name, entry in case.support.items():
             fields["sup:" + digest(name)] = dumps(entry)
-        lock_key = LOCK_PREFIX + h
-        with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(lock_key)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-                if _text(pipe.get(lock_key) or b"") != lock_token:
-                    raise DependencyUnavailable("the case's lock expired before it was stored")
-                pipe.multi()
-                pipe.delete(key)
-                pipe.hset(key, mapping=fields)
-                pipe.expire(key, self._retention)
-                for ident in case.inputs:
-                    pipe.set(INPUT_PREFIX + digest(ident), h, ex=self._retention)
-                pipe.execute()
-            except redis.WatchError as error:
-                raise DependencyUnavailable(
-                    "the case's lock changed hands while storing"
-                ) from error
+        keys = [LOCK_PREFIX + h, key, *(INPUT_PREFIX + digest(ident) for ident in case.inputs)]
+        pairs = [part for item in fields.items() for part in item]
+        if not self._save(keys=keys, args=[lock_token, self._retention, h, *pairs]):
+            raise DependencyUnavailable("the case's lock was lost before the case was stored")
 
     @contextmanager
     def lock(self, case_key: str, wait_seconds: float = 20.0) -> Iterator[str]:
@@ -261,7 +261,7 @@ class CaseStore:
         try:
             yield token
         finally:
-            self._redis.eval(_RELEASE, 1, key, token)
+            self._release(keys=[key], args=[token])
 
 
 def _meta_dict(meta: CaseMeta) -> JsonDict:

@@ -182,7 +182,7 @@ class DirectorySink:
             name = f"{stem}-{time.time_ns()}.json"  # per case, in write order
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "wb") as file:
-                file.write(_json_bytes(bundle, indent=2))
+                file.write(_json_bytes(bundle))  # compact, as a FHIR server would be sent it
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp, self.directory / name)
@@ -231,8 +231,8 @@ def _relative(location: str, base: str) -> str:
     return location[len(base) + 1 :] if location.startswith(base + "/") else location
 
 
-def _json_bytes(resource: dict[str, Any], indent: int | None = None) -> bytes:
-    return json.dumps(resource, default=_decimal, ensure_ascii=False, indent=indent).encode()
+def _json_bytes(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource, default=_decimal, ensure_ascii=False).encode()
 
 
 def _decimal(value: object) -> float:

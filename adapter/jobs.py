@@ -85,20 +85,11 @@ class JobStore:
             return None
         return InterpretJob.model_validate_json(raw)
 
-    def seen(self, job: InterpretJob) -> None:
-        """Make sure a record exists (a job replayed after its record expired): never overwrites."""
-        key = PREFIX + job.job_id
-        pipe = self._redis.pipeline(transaction=True)
-        for field, value in {**_identity(job), "state": JobState.QUEUED.value}.items():
-            pipe.hsetnx(key, field, value)
-        pipe.expire(key, self._retention)
-        pipe.execute()
+    def done(self, job: InterpretJob, written: Sequence[str]) -> None:
+        self._set(job, {"state": JobState.DONE.value, "written": json.dumps(list(written))})
 
-    def done(self, job_id: str, written: Sequence[str]) -> None:
-        self._set(job_id, {"state": JobState.DONE.value, "written": json.dumps(list(written))})
-
-    def failed(self, job_id: str, outcome: dict[str, Any]) -> None:
-        self._set(job_id, {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)})
+    def failed(self, job: InterpretJob, outcome: dict[str, Any]) -> None:
+        self._set(job, {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)})
 
     def delete(self, job_id: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
@@ -122,14 +113,17 @@ class JobStore:
             outcome=json.loads(outcome) if outcome else None,
         )
 
-    def _set(self, job_id: str, fields: dict[Any, Any]) -> None:
-        key = PREFIX + job_id
+    def _set(self, job: InterpretJob, fields: dict[Any, Any]) -> None:
+        """Settle the record; its identity is written too, so a job replayed after its record
+        expired still reads back whole."""
+        key = PREFIX + job.job_id
+        record: dict[Any, Any] = {**_identity(job), **fields}
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)
+        pipe.hset(key, mapping=record)
         if fields["state"] == JobState.DONE.value:
             pipe.hdel(key, "outcome")  # a replayed job that now succeeded
         pipe.hdel(key, "job")  # settled: nothing to re-submit
-        pipe.zrem(PENDING, job_id)
+        pipe.zrem(PENDING, job.job_id)
         pipe.expire(key, self._retention)
         pipe.execute()
 

@@ -75,11 +75,13 @@ class Metrics:
         metric = METRICS[name]
         if metric.kind != "histogram":
             raise ValueError(f"{name} is a {metric.kind}, not a histogram")
+        # Only the one bucket the value falls in is counted (`_in`, not cumulative; None: above
+        # the last bound); render() adds them up into Prometheus's cumulative `_bucket`s.
+        bucket = next((bound for bound in BUCKETS if seconds <= bound), None)
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for bound in BUCKETS:
-                if seconds <= bound:
-                    pipe.hincrby(KEY, f"{name}_bucket|le={bound}", 1)
+            if bucket is not None:
+                pipe.hincrby(KEY, f"{name}_in|le={bucket}", 1)
             pipe.hincrby(KEY, f"{name}_count|", 1)
             pipe.hincrbyfloat(KEY, f"{name}_sum|", seconds)
             pipe.execute()
@@ -97,9 +99,10 @@ class Metrics:
             lines.append(f"# HELP {name} {metric.help}")
             lines.append(f"# TYPE {name} {metric.kind}")
             if metric.kind == "histogram":
+                cumulative = 0
                 for bound in BUCKETS:
-                    count = stored.get(f"{name}_bucket|le={bound}", "0")
-                    lines.append(f'{name}_bucket{{le="{bound}"}} {count}')
+                    cumulative += int(stored.get(f"{name}_in|le={bound}", "0"))
+                    lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative}')
                 total = stored.get(f"{name}_count|", "0")
                 lines.append(f'{name}_bucket{{le="+Inf"}} {total}')
                 lines.append(f"{name}_count {total}")

@@ -81,7 +81,7 @@ def _redis() -> redis.Redis:
 def dead_letter(job: InterpretJob, reason: str, outcome: dict[str, Any]) -> None:
     client = _redis()
     DeadLetterQueue(client).add(job, reason, outcome)
-    JobStore(client, settings.job_retention_seconds).failed(job.job_id, outcome)
+    JobStore(client, settings.job_retention_seconds).failed(job, outcome)
     Metrics(client).incr("her2_dead_lettered_total", reason=reason)
     log.warning("job dead-lettered", extra={"job_id": job.job_id, "reason": reason})
 
@@ -135,10 +135,8 @@ def _reason(exc: BaseException) -> str:
 def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     job = InterpretJob.model_validate(payload)
     try:
-        jobs = JobStore(_redis(), settings.job_retention_seconds)
-        jobs.seen(job)
         written = interpret_job(job, services())
-        jobs.done(job.job_id, written)
+        JobStore(_redis(), settings.job_retention_seconds).done(job, written)
     except BadInput as error:
         _dead_letter_or_keep(job, "bad-input", operation_outcome(error))
     except WriteRejected as error:

@@ -40,9 +40,9 @@ def test_job_record_goes_queued_done_and_failed(jobs: JobStore) -> None:
     record = jobs.get(job.job_id)
     assert record is not None
     assert (record.state, record.door) == (JobState.QUEUED, "http")
-    jobs.failed(job.job_id, {"resourceType": "OperationOutcome", "issue": []})
+    jobs.failed(job, {"resourceType": "OperationOutcome", "issue": []})
     assert jobs.get(job.job_id).state is JobState.FAILED  # type: ignore[union-attr]
-    jobs.done(job.job_id, ["DiagnosticReport/x/_history/1"])
+    jobs.done(job, ["DiagnosticReport/x/_history/1"])
     done = jobs.get(job.job_id)
     assert done is not None
     assert (done.state, done.written, done.outcome) == (
@@ -51,6 +51,19 @@ def test_job_record_goes_queued_done_and_failed(jobs: JobStore) -> None:
         None,
     )
     assert jobs.get("unknown") is None
+
+
+def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
+    # A dead letter replayed after the retention: the worker settles a job with no record.
+    job = make_job("{}")
+    jobs.done(job, [])
+    record = jobs.get(job.job_id)
+    assert record is not None
+    assert (record.state, record.door, record.received_at) == (
+        JobState.DONE,
+        job.door,
+        job.received_at,
+    )
 
 
 def test_dead_letter_leaves_only_after_the_replay_was_queued(

@@ -34,8 +34,8 @@ def test_settled_jobs_leave_the_outbox(jobs: JobStore) -> None:
     for job in (done, failed):
         jobs.queued(job)
     assert set(jobs.pending_since(float("inf"))) >= {done.job_id, failed.job_id}
-    jobs.done(done.job_id, [])
-    jobs.failed(failed.job_id, {"resourceType": "OperationOutcome", "issue": []})
+    jobs.done(done, [])
+    jobs.failed(failed, {"resourceType": "OperationOutcome", "issue": []})
     pending = jobs.pending_since(float("inf"))
     assert done.job_id not in pending
     assert failed.job_id not in pending
