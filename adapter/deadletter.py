@@ -17,7 +17,7 @@ import celery
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from adapter.queue import InterpretJob, submit
+from adapter.queue import InterpretJob
 
 if TYPE_CHECKING:
     from adapter.jobs import JobStore
@@ -63,17 +63,13 @@ class DeadLetterQueue:
         return int(self._redis.hlen(KEY))
 
     def replay(
-        self,
-        app: celery.Celery,
-        id: str | None = None,
-        *,
-        jobs: JobStore | None = None,
+        self, app: celery.Celery, jobs: JobStore, id: str | None = None
     ) -> builtins.list[str]:
-        """Re-submit one dead letter (`id`) or all; returns the ids re-submitted.
+        """Queue one dead letter (`id`) or all again; returns the ids queued.
 
-        Each leaves the queue only after `submit` succeeded; `QueueUnavailable` propagates and
-        leaves it (and those not yet replayed) in place. KeyError when `id` is unknown. With
-        `jobs`, each job's record is set back to queued first.
+        Each job is queued as the doors queue it (`JobStore.enqueue`: its record back to
+        queued) and leaves the dead-letter queue only after that; `QueueUnavailable` propagates
+        and leaves it (and those not yet replayed) in place. KeyError when `id` is unknown.
         """
         if id is not None:
             letter = self.get(id)
@@ -84,9 +80,7 @@ class DeadLetterQueue:
             letters = self.list()
         replayed = []
         for letter in letters:
-            if jobs is not None:
-                jobs.queued(letter.job)
-            submit(app, letter.job)
+            jobs.enqueue(app, letter.job)
             self._redis.hdel(KEY, letter.id)
             replayed.append(letter.id)
         return replayed

@@ -2,8 +2,8 @@
 failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`.
 
 Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, written (JSON list),
-outcome (JSON) and, while the job is pending, the job itself. The API writes `queued` before
-it submits; the worker writes `done` / `failed`.
+outcome (JSON) and, while the job is pending, the job itself. `enqueue` writes `queued` in the
+same MULTI that queues the task; the worker writes `done` / `failed`.
 
 The job store is also the outbox that makes "accepted" durable beyond the broker: every queued
 job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
@@ -15,7 +15,6 @@ as unacknowledged, so a Redis crash between the two loses the task; the worker's
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ import celery
 import redis
 
 from adapter.errors import QueueUnavailable
-from adapter.queue import InterpretJob, submit
+from adapter.queue import QUEUE, InterpretJob, task_message
 
-log = logging.getLogger("her2.jobs")
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"
 
@@ -57,21 +55,31 @@ class JobStore:
         self._redis = client
         self._retention = retention_seconds
 
-    def queued(self, job: InterpretJob) -> None:
+    def enqueue(self, app: celery.Celery, job: InterpretJob) -> None:
         """Record `job` as queued and pending, with its message (replacing any earlier record
-        of the same id)."""
+        of the same id), and queue its task: one MULTI, so Redis holds all of it or none.
+
+        Returns once Redis confirmed; raises QueueUnavailable when it did not (the sender is
+        told to send again). Both doors, the sweeper and the dead-letter replay queue this way.
+        """
         key = PREFIX + job.job_id
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(key)
         fields: dict[Any, Any] = {
             **_identity(job),
             "state": JobState.QUEUED.value,
             "job": job.model_dump_json(),
         }
-        pipe.hset(key, mapping=fields)
-        pipe.expire(key, self._retention)
-        pipe.zadd(PENDING, {job.job_id: time.time()})
-        pipe.execute()
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, self._retention)
+            pipe.zadd(PENDING, {job.job_id: time.time()})
+            pipe.lpush(QUEUE, task_message(app, job))
+            pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            raise QueueUnavailable(
+                f"the queue did not accept the job: {type(error).__name__}"
+            ) from error
 
     def pending_since(self, before: float) -> list[str]:
         """Ids of the jobs queued before `before` (epoch seconds) and not yet done or failed."""
@@ -126,27 +134,6 @@ class JobStore:
         pipe.zrem(PENDING, job.job_id)
         pipe.expire(key, self._retention)
         pipe.execute()
-
-
-def accept(jobs: JobStore, app: celery.Celery, job: InterpretJob) -> None:
-    """Hand over an accepted message, as both doors do: record the job queued (and pending),
-    then submit it; return only once the broker holds it.
-
-    Raises QueueUnavailable when either step fails; the record is then removed again, so no
-    job reports "queued" for a message the sender was told to send again.
-    """
-    try:
-        jobs.queued(job)
-    except redis.RedisError as error:  # the broker is this Redis: it is down too
-        raise QueueUnavailable("cannot record the job") from error
-    try:
-        submit(app, job)
-    except QueueUnavailable:
-        try:
-            jobs.delete(job.job_id)
-        except redis.RedisError:  # the sweeper may submit it later: harmless, never lost
-            log.warning("record of a job not queued left behind", extra={"job_id": job.job_id})
-        raise
 
 
 def _identity(job: InterpretJob) -> dict[str, str]:

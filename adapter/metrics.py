@@ -64,10 +64,18 @@ class Metrics:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    def incr(self, name: str, amount: int = 1, **labels: str) -> None:
-        field = _field(name, labels)
+    def incr(self, name: str, **labels: str) -> None:
+        """Add one to a counter."""
+        self.incr_each((name, labels))
+
+    def incr_each(self, *series: tuple[str, Mapping[str, str]]) -> None:
+        """Add one to each (name, labels) counter, in one round trip."""
+        fields = [_field(name, labels) for name, labels in series]
         try:
-            self._redis.hincrby(KEY, field, amount)
+            pipe = self._redis.pipeline(transaction=False)
+            for field in fields:
+                pipe.hincrby(KEY, field, 1)
+            pipe.execute()
         except redis.RedisError:
             return  # counting must not turn a good message into a failure
 

@@ -1,4 +1,4 @@
-"""[2] The queue: the Celery app built from settings, the job schema, and `submit()`.
+"""[2] The queue: the Celery app built from settings, the job schema and its task message.
 
 A job is JSON only (no pickle): `InterpretJob` v1 carries the message exactly as received, as
 text, so the worker re-parses it with `parse_json` and every number stays an exact Decimal.
@@ -11,23 +11,24 @@ therefore idempotent (deterministic ids, PUT; see workers/tasks.py).
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from datetime import datetime
 from typing import Any, Final, Literal
 
 import celery
-import kombu.exceptions
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from adapter.errors import QueueUnavailable
 from adapter.settings import Settings
 
 QUEUE: Final = "her2"
 FHIR_MEDIA_TYPE: Final = "application/fhir+json"
 HL7V2_MEDIA_TYPE: Final = "application/hl7-v2"  # a job of the MLLP door: one ER7 message
 TASK_NAME: Final = "her2.interpret"
-# Publishing must fail fast so the API can answer 503 while the sender still waits: one retry
-# after 0.2 s, a 1 s socket timeout; about one second in all.
+# A worker's retry publish fails fast (and the job is kept, workers/tasks.py): one retry after
+# 0.2 s, a 1 s socket timeout; about one second in all.
 PUBLISH_RETRY_POLICY: Final = {
     "max_retries": 1,
     "interval_start": 0.2,
@@ -100,25 +101,41 @@ def make_celery(settings: Settings) -> celery.Celery:
     return app
 
 
-def submit(app: celery.Celery, job: InterpretJob) -> None:
-    """Queue `job`; returns only after Redis stored the task message.
+def task_message(app: celery.Celery, job: InterpretJob) -> str:
+    """The task message of `job` exactly as Celery's Redis transport keeps it in the queue list:
+    Celery's own protocol-2 headers and body (`app.amqp`) in kombu's envelope (base64 body, a
+    fresh delivery tag, the default exchange routing straight to QUEUE).
 
-    Raises `QueueUnavailable` when the broker cannot take it (after about one second).
+    The job store pushes it itself (`JobStore.enqueue`), so a job's record, its outbox entry and
+    its task are written in one MULTI: one round trip, and never one without the others. The
+    task's argsrepr names the job only; the message's text stays out of the headers.
     """
-    try:
-        app.send_task(
-            TASK_NAME,
-            args=[job.model_dump(mode="json")],
-            task_id=job.job_id,
-            queue=QUEUE,
-            retry=True,
-            retry_policy=PUBLISH_RETRY_POLICY,
-            ignore_result=True,
-        )
-    except (kombu.exceptions.OperationalError, redis.RedisError, OSError) as error:
-        raise QueueUnavailable(
-            f"the queue did not accept the job: {type(error).__name__}"
-        ) from error
+    task = app.amqp.as_task_v2(
+        job.job_id,
+        TASK_NAME,
+        args=[job.model_dump(mode="json")],
+        kwargs={},
+        ignore_result=True,
+        argsrepr=f"[job {job.job_id}]",
+        kwargsrepr="{}",
+    )
+    body = json.dumps(task.body).encode()
+    return json.dumps(
+        {
+            "body": base64.b64encode(body).decode("ascii"),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": task.headers,
+            "properties": {
+                **task.properties,
+                "delivery_mode": 2,  # persistent
+                "delivery_info": {"exchange": "", "routing_key": QUEUE},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
 
 
 def queue_depth(client: redis.Redis) -> int:

@@ -27,7 +27,7 @@ from celery import signals
 from adapter.jobs import JobStore
 from adapter.metrics import Metrics
 from adapter.periodic import Periodic
-from adapter.queue import make_celery, queue_depth, submit
+from adapter.queue import make_celery, queue_depth
 from adapter.redis_client import redis_client
 from adapter.settings import Settings, get_settings
 
@@ -62,7 +62,7 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
         job = jobs.pending_job(job_id) if job_id not in held else None
         if job is None:
             continue
-        submit(app, job)
+        jobs.enqueue(app, job)
         resent.append(job_id)
         log.warning(
             "accepted job no longer held by the broker: submitted again", extra={"job_id": job_id}

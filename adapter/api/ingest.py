@@ -31,7 +31,6 @@ from adapter.api.outcomes import (
 from adapter.api.services import Services
 from adapter.errors import AdapterError, InvalidResource
 from adapter.interpretation.model import SiteGroup
-from adapter.jobs import accept
 from adapter.queue import InterpretJob
 
 log = logging.getLogger(__name__)
@@ -88,12 +87,14 @@ def _accept(
             media_type=media_type,
             site=site.value if site else None,
         )
-        accept(svc.jobs, svc.celery, job)
+        svc.jobs.enqueue(svc.celery, job)
     except AdapterError as error:
         _count_rejected(svc, error)
         raise
-    svc.metrics.incr("her2_messages_received_total", door=DOOR)
-    svc.metrics.incr("her2_messages_accepted_total", door=DOOR)
+    svc.metrics.incr_each(
+        ("her2_messages_received_total", {"door": DOOR}),
+        ("her2_messages_accepted_total", {"door": DOOR}),
+    )
     log.info(
         "message accepted",
         extra={
@@ -115,8 +116,10 @@ def _accept(
 
 def _count_rejected(svc: Services, error: AdapterError) -> None:
     reason = outcome_for(error).reason
-    svc.metrics.incr("her2_messages_received_total", door=DOOR)
-    svc.metrics.incr("her2_messages_rejected_total", door=DOOR, reason=reason)
+    svc.metrics.incr_each(
+        ("her2_messages_received_total", {"door": DOOR}),
+        ("her2_messages_rejected_total", {"door": DOOR, "reason": reason}),
+    )
     log.info("message rejected", extra={"door": DOOR, "reason": reason})
 
 

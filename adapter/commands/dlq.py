@@ -61,7 +61,7 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         client = redis_client(settings)
         jobs = JobStore(client, settings.job_retention_seconds)
-        replayed = DeadLetterQueue(client).replay(make_celery(settings), args.id, jobs=jobs)
+        replayed = DeadLetterQueue(client).replay(make_celery(settings), jobs, args.id)
     except KeyError:
         sys.stderr.write(f"her2-adapter dlq replay: no dead letter {args.id}\n")
         return EXIT_UNKNOWN

@@ -46,7 +46,7 @@ from adapter.hl7v2.errors import (
 from adapter.hl7v2.header import MessageHeader, read_header
 from adapter.hl7v2.parse import decode_message, split_messages
 from adapter.hl7v2.reading import V2Reading, read_v2_message
-from adapter.jobs import JobStore, accept
+from adapter.jobs import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
@@ -164,7 +164,7 @@ def _queue(
         media_type=HL7V2_MEDIA_TYPE,
     )
     try:
-        accept(svc.jobs, svc.celery, job)
+        svc.jobs.enqueue(svc.celery, job)
     except QueueUnavailable:
         return resend_later(), None, "queue-unavailable"
     return accepted(has_her2=True), job.job_id, "queued"
@@ -182,16 +182,19 @@ def _answer(
     enhanced = header is not None and header.enhanced_mode
     code = ("C" if enhanced else "A") + outcome.code.value
     ack = build_ack(header, outcome, control_id=uuid.uuid4().hex[:20], now=datetime.now(UTC))
-    svc.metrics.incr("her2_messages_received_total", door=DOOR)
-    svc.metrics.incr("her2_mllp_acks_total", code=code if ack is not None else "none")
+    counted: list[tuple[str, dict[str, str]]] = [
+        ("her2_messages_received_total", {"door": DOOR}),
+        ("her2_mllp_acks_total", {"code": code if ack is not None else "none"}),
+    ]
     if job_id is not None:
-        svc.metrics.incr("her2_messages_accepted_total", door=DOOR)
+        counted.append(("her2_messages_accepted_total", {"door": DOOR}))
         for pattern in reading.patterns if reading is not None else ():
-            svc.metrics.incr("her2_hl7v2_patterns_total", pattern=pattern)
+            counted.append(("her2_hl7v2_patterns_total", {"pattern": pattern}))
     elif reason == "no-her2-result":
-        svc.metrics.incr("her2_hl7v2_not_interpreted_total")
+        counted.append(("her2_hl7v2_not_interpreted_total", {}))
     else:
-        svc.metrics.incr("her2_messages_rejected_total", door=DOOR, reason=reason)
+        counted.append(("her2_messages_rejected_total", {"door": DOOR, "reason": reason}))
+    svc.metrics.incr_each(*counted)
     # Ids and codes only: no value, no patient identifier (the ERR location names a field).
     log.info(
         "message acknowledged",

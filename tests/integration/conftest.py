@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from adapter.jobs import JobRecord, JobState, JobStore
-from adapter.queue import InterpretJob, make_celery, submit
+from adapter.queue import InterpretJob, make_celery
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port
 from tests.support.processes import WorkerProcess, wait_for
@@ -145,12 +145,11 @@ def make_job(message: dict[str, Any] | str, *, job_id: str | None = None) -> Int
 
 @pytest.fixture
 def send(app: celery.Celery, jobs: JobStore) -> Callable[..., InterpretJob]:
-    """Queue a message as the API does: record `queued`, then submit."""
+    """Queue a message as the API does."""
 
     def send_(message: dict[str, Any] | str, *, job_id: str | None = None) -> InterpretJob:
         job = make_job(message, job_id=job_id)
-        jobs.queued(job)
-        submit(app, job)
+        jobs.enqueue(app, job)
         return job
 
     return send_

@@ -1,4 +1,4 @@
-"""submit(), job records and dead letters against the machine's real Redis (no worker)."""
+"""enqueue(), job records and dead letters against the machine's real Redis (no worker)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import redis
 from adapter.deadletter import DeadLetterQueue
 from adapter.errors import QueueUnavailable
 from adapter.jobs import JobState, JobStore
-from adapter.queue import make_celery, queue_depth, submit
+from adapter.queue import QUEUE, queue_depth
+from adapter.redis_client import redis_client
 from adapter.settings import Settings
 from tests.integration.conftest import make_job
 from tests.support.fhir_server import free_port
@@ -19,24 +20,28 @@ from tests.support.fhir_server import free_port
 pytestmark = pytest.mark.integration
 
 
-def test_submit_returns_once_redis_holds_the_task(
-    app: celery.Celery, redis_db: redis.Redis
+def test_enqueue_returns_once_redis_holds_the_task_and_the_record(
+    app: celery.Celery, redis_db: redis.Redis, jobs: JobStore
 ) -> None:
-    submit(app, make_job("{}"))
+    redis_db.delete(QUEUE)
+    job = make_job("{}")
+    jobs.enqueue(app, job)
     assert queue_depth(redis_db) == 1
+    assert jobs.pending_job(job.job_id) == job
+    assert jobs.get(job.job_id).state is JobState.QUEUED  # type: ignore[union-attr]
 
 
-def test_submit_fails_fast_when_the_broker_is_down() -> None:
-    app = make_celery(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+def test_enqueue_fails_fast_when_the_broker_is_down(app: celery.Celery) -> None:
+    down = JobStore(redis_client(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")), 60)
     started = time.monotonic()
     with pytest.raises(QueueUnavailable):
-        submit(app, make_job("{}"))
+        down.enqueue(app, make_job("{}"))
     assert time.monotonic() - started < 5
 
 
-def test_job_record_goes_queued_done_and_failed(jobs: JobStore) -> None:
+def test_job_record_goes_queued_done_and_failed(app: celery.Celery, jobs: JobStore) -> None:
     job = make_job("{}")
-    jobs.queued(job)
+    jobs.enqueue(app, job)
     record = jobs.get(job.job_id)
     assert record is not None
     assert (record.state, record.door) == (JobState.QUEUED, "http")
@@ -73,11 +78,12 @@ def test_dead_letter_leaves_only_after_the_replay_was_queued(
     job = make_job("{}")
     dlq.add(job, "bad-input", {"resourceType": "OperationOutcome", "issue": []})
     assert dlq.size() == 1
-    down = make_celery(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    down = JobStore(redis_client(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")), 60)
     with pytest.raises(QueueUnavailable):
-        dlq.replay(down, job.job_id)
+        dlq.replay(app, down, job.job_id)
     assert dlq.size() == 1
-    assert dlq.replay(app, jobs=jobs) == [job.job_id]
+    redis_db.delete(QUEUE)
+    assert dlq.replay(app, jobs) == [job.job_id]
     assert dlq.size() == 0
     assert queue_depth(redis_db) == 1
     assert jobs.get(job.job_id).state is JobState.QUEUED  # type: ignore[union-attr]

@@ -5,23 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import pytest
+import celery
 import redis
 
 from adapter.jobs import JobState, JobStore
+from adapter.queue import QUEUE
 from tests.builders import her2_bundle, ihc_observation
 from tests.integration.conftest import make_job
+from tests.support.processes import WorkerProcess
 from workers.sweeper import held_task_ids
 
 
-@pytest.mark.usefixtures("worker")
 def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(
-    jobs: JobStore, settled: Callable
+    app: celery.Celery,
+    redis_db: redis.Redis,
+    jobs: JobStore,
+    start_worker: Callable[..., WorkerProcess],
+    settled: Callable,
 ) -> None:
-    # Recorded as the API records an accepted job, but never in the broker: as when Redis
+    # Accepted as the API accepts a job, then its task is gone from the broker: as when Redis
     # crashed between Celery's BRPOP and its write of the unacknowledged task.
     lost = make_job(her2_bundle(ihc_observation("3+", id="ihc-swept")))
-    jobs.queued(lost)
+    jobs.enqueue(app, lost)
+    redis_db.delete(QUEUE)
+    start_worker()
 
     record = settled(lost, timeout=60)
 
@@ -29,10 +36,10 @@ def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(
     assert jobs.pending_since(float("inf")) == []
 
 
-def test_settled_jobs_leave_the_outbox(jobs: JobStore) -> None:
+def test_settled_jobs_leave_the_outbox(app: celery.Celery, jobs: JobStore) -> None:
     done, failed = make_job("{}"), make_job("{}")
     for job in (done, failed):
-        jobs.queued(job)
+        jobs.enqueue(app, job)
     assert set(jobs.pending_since(float("inf"))) >= {done.job_id, failed.job_id}
     jobs.done(done, [])
     jobs.failed(failed, {"resourceType": "OperationOutcome", "issue": []})
