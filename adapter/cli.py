@@ -193,8 +193,9 @@ class Run:
                 data, self.mappings, site=self.site, recorded=self.recorded
             ):
                 where = f"{shown}: message {result.number}"
-                if result.error is not None:
-                    _say(f"{PROG}: {where}: {result.error}")
+                if result.error is not None or result.internal_error is not None:
+                    problem = result.error or f"internal error: {result.internal_error}"
+                    _say(f"{PROG}: {where}: {problem}")
                     status = EXIT_BAD_INPUT
                     continue
                 any_good = True

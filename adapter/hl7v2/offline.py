@@ -36,6 +36,7 @@ class V2MessageResult:
     cases: tuple[InterpretedCase, ...] = ()
     warnings: tuple[str, ...] = ()
     error: BadInput | None = None
+    internal_error: str | None = None  # the type of an unexpected exception (a bug of ours)
 
 
 def message_entity(reading: V2Reading) -> Json:
@@ -108,6 +109,9 @@ def interpret_v2_file(
             result = interpret_reading(reading, mappings, site=site, recorded=recorded)
         except BadInput as error:
             results.append(V2MessageResult(raw.number, error=error))
+            continue
+        except Exception as error:  # a bug costs this message, never the messages after it
+            results.append(V2MessageResult(raw.number, internal_error=type(error).__name__))
             continue
         results.append(V2MessageResult(raw.number, result.resources, result.cases, result.warnings))
     return results

@@ -112,3 +112,28 @@ def test_offline_result_equals_interpreting_the_generated_bundle(
     offline = interpret_v2(text, mappings)
     assert [c.interpretation for c in offline.cases] == [c.interpretation for c in direct.cases]
     assert list(offline.resources[: len(direct.resources)]) == direct.resources
+
+
+def test_a_bug_in_one_message_costs_that_message_only(
+    mappings: Mappings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug cannot be written into a message: the interpretation is made to fail (a test
+    # double of our own code) for the first of two good messages.
+    from adapter.hl7v2 import offline
+
+    real = offline.interpret_reading
+    calls: list[int] = []
+
+    def first_fails(*args: object, **kwargs: object) -> offline.V2MessageResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a bug")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(offline, "interpret_reading", first_fails)
+    second = oru(ihc_loinc("3+")).replace("MSG0001", "MSG0002")
+    data = (oru(ihc_loinc("3+")) + second).encode()
+    first, after = offline.interpret_v2_file(data, mappings, site=None, recorded=RECORDED)
+    assert (first.number, first.internal_error, first.resources) == (1, "KeyError", ())
+    assert (after.number, after.internal_error, after.error) == (2, None, None)
+    assert [r["resourceType"] for r in after.resources][:2] == ["Observation", "DiagnosticReport"]
