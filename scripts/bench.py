@@ -7,13 +7,15 @@ One run starts what it needs (its own redis-server on a free port, the FHIR test
 messages once (tests/acceptance/generator.py, seeded) and measures:
 
   A  bare fhir.resources R4B parse + validate + dump of the messages, one process
-  B  a Celery task per message that only parses it (same Redis, same worker count)
+  B  a Celery task per message that only parses it (same Redis, same worker processes)
   C  the FHIR server's own rate for the service's output Bundles, posted directly
   the offline CLI (`interpret --ndjson`) over 100,000 lines, and its per-message cost at 1k
   the service end to end (POST -> 202 -> interpreted -> written) over 10,000 messages, to the
-  directory sink and to the FHIR test server
+  directory sink and to the FHIR test server, for each WORKER_POOL: one prefork worker with
+  --workers children, and --workers solo workers (B is measured the same two ways)
   ingest (POST -> 202) and end-to-end latency at a fixed offered rate of 200 messages/s
-  (open loop: each request leaves on its schedule, whatever the previous one is doing)
+  (open loop: each request leaves on its schedule, whatever the previous one is doing; its
+  latency counts from that moment, so a wait for a free connection is not hidden)
   worker RSS (largest process, from /proc), the MLLP door's ACK rate and latency, and
   `interpret --hl7v2` against `interpret --ndjson` on the same cases.
 
@@ -253,27 +255,40 @@ def redis_server(logs: Path) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
+POOLS = ("prefork", "solo")  # WORKER_POOL: both are measured (README "Performance")
+
+
 @contextmanager
-def workers(env: Env, **extra: str) -> Iterator[Process]:
-    worker = Process(
-        "worker-" + uuid.uuid4().hex[:6],
-        [sys.executable, "-m", "adapter.cli", "worker"],
-        env.env(**extra),
-        env.logs,
-    )
+def workers(env: Env, pool: str, **extra: str) -> Iterator[list[Process]]:
+    """`env.workers` worker processes' worth of the service's workers: one prefork worker with
+    that many children, or that many solo workers."""
+    count = 1 if pool == "prefork" else env.workers
+    started = [
+        Process(
+            "worker-" + uuid.uuid4().hex[:6],
+            [sys.executable, "-m", "adapter.cli", "worker"],
+            env.env(WORKER_POOL=pool, **extra),
+            env.logs,
+        )
+        for _ in range(count)
+    ]
     app = _control_app(env)
 
     def ready() -> bool:
-        if not worker.alive():
-            raise RuntimeError("the worker stopped:\n" + worker.log()[-2000:])
-        return _ping_worker(app)
+        for worker in started:
+            if not worker.alive():
+                raise RuntimeError("a worker stopped:\n" + worker.log()[-2000:])
+        with suppress(Exception):
+            return len(app.control.ping(timeout=0.5)) >= count
+        return False
 
     try:
-        wait_for(ready, 90, "the worker")
-        yield worker
+        wait_for(ready, 90, f"{count} {pool} worker(s)")
+        yield started
     finally:
         app.close()
-        worker.stop()
+        for worker in started:
+            worker.stop()
 
 
 def _control_app(env: Env) -> Any:
@@ -345,8 +360,9 @@ def cli_startup(work: Path) -> float:
     return min(run_cli(["--ndjson", str(one)]) for _ in range(3))
 
 
-def baseline_b(env: Env, bodies: Sequence[str]) -> float:
-    """Messages/s through a Celery task per message that only parses it."""
+def baseline_b(env: Env, bodies: Sequence[str], pool: str) -> float:
+    """Messages/s through a Celery task per message that only parses it, on the same number
+    of worker processes as the service in `pool` (one prefork worker, or solo workers)."""
     from bench_parse_worker import COUNTER, QUEUE, TASK
 
     from adapter.queue import PUBLISH_RETRY_POLICY
@@ -362,15 +378,20 @@ def baseline_b(env: Env, bodies: Sequence[str]) -> float:
         "worker",
         "-Q",
         QUEUE,
+        f"--pool={pool}",
         f"--concurrency={env.workers}",
         "--without-gossip",
         "--without-mingle",
         "--loglevel=WARNING",
     ]
-    worker = Process("baseline-b", argv, env.env(), env.logs)
+    count = 1 if pool == "prefork" else env.workers
+    started_workers = [
+        Process(f"baseline-b-{n}", [*argv, f"--hostname=b{n}@%h"], env.env(), env.logs)
+        for n in range(count)
+    ]
     app = _control_app(env)
     try:
-        wait_for(lambda: _ping_worker(app), 60, "the baseline B worker")
+        wait_for(lambda: len(app.control.ping(timeout=0.5)) >= count, 60, "baseline B workers")
         started = time.perf_counter()
         for body in bodies:
             app.send_task(
@@ -385,13 +406,8 @@ def baseline_b(env: Env, bodies: Sequence[str]) -> float:
         return len(bodies) / (time.perf_counter() - started)
     finally:
         app.close()
-        worker.stop()
-
-
-def _ping_worker(app: Any) -> bool:
-    with suppress(Exception):
-        return bool(app.control.ping(timeout=0.5))
-    return False
+        for worker in started_workers:
+            worker.stop()
 
 
 class JobWatch:
@@ -443,6 +459,39 @@ class JobWatch:
         return sum(1 for _, _, state in self.settled.values() if state == "failed")
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that POSTs and reads the answer: a load generator
+    shares the 2 cores with what it measures, so it does no more work than the wire needs
+    (httpx cost about 2 ms of CPU per request here, as much as the API itself)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes, headers: bytes) -> tuple[int, dict[str, str]]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        writer.write(
+            b"POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %d\r\n\r\n%s"
+            % (path.encode(), self.host.encode(), headers, len(body), body)
+        )
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        await reader.readexactly(int(fields.get("content-length", "0")))
+        if fields.get("connection", "").lower() == "close":
+            writer.close()
+            self.streams = None
+        return int(head[0].split()[1]), fields
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+
+
 async def _post_all(
     base: str, bodies: Sequence[str], watch: JobWatch, concurrency: int, rate: float | None
 ) -> list[float]:
@@ -450,39 +499,47 @@ async def _post_all(
 
     Returns the POST -> 202 latencies (seconds). Raises on any answer but 202.
     """
-    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/fhir+json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/fhir+json\r\n".encode()
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    idle = [_Connection(host, int(port)) for _ in range(concurrency)]
+    slots = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     errors: list[str] = []
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
 
-        async def post(body: str) -> None:
-            sent = time.perf_counter()
-            response = await http.post("/fhir", content=body)
-            latencies.append(time.perf_counter() - sent)
-            if response.status_code != 202:
-                errors.append(f"{response.status_code} {response.text[:300]}")
-                return
-            watch.add(response.headers["Content-Location"].rsplit("/", 1)[1], sent)
+    async def post(body: str) -> None:
+        sent = time.perf_counter()  # before waiting for a connection: no coordinated omission
+        async with slots:
+            connection = idle.pop()
+            try:
+                status, fields = await connection.post("/fhir", body.encode(), headers)
+                latencies.append(time.perf_counter() - sent)
+            finally:
+                idle.append(connection)
+        if status != 202:
+            errors.append(f"{status}")
+            return
+        watch.add(fields["content-location"].rsplit("/", 1)[1], sent)
 
-        if rate is None:
-            queue = iter(bodies)
+    if rate is None:
+        queue = iter(bodies)
 
-            async def lane() -> None:
-                for body in queue:
-                    await post(body)
+        async def lane() -> None:
+            for body in queue:
+                await post(body)
 
-            await asyncio.gather(*(lane() for _ in range(concurrency)))
-        else:
-            start, tasks = time.perf_counter(), []
-            for i, body in enumerate(bodies):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(post(body)))
-            await asyncio.gather(*tasks)
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+    else:
+        start, tasks = time.perf_counter(), []
+        for i, body in enumerate(bodies):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(body)))
+        await asyncio.gather(*tasks)
+    for connection in idle:
+        connection.close()
     if errors:
-        raise RuntimeError(f"{len(errors)} POSTs were not accepted; first: {errors[0]}")
+        raise RuntimeError(f"{len(errors)} POSTs were not accepted; first status: {errors[0]}")
     return latencies
 
 
@@ -496,7 +553,7 @@ class ServiceRun:
 
 
 def service_run(
-    env: Env, base: str, worker: Process, bodies: Sequence[str], rate: float | None = None
+    env: Env, base: str, running: list[Process], bodies: Sequence[str], rate: float | None = None
 ) -> ServiceRun:
     """POST `bodies` to the running API and wait until the workers settled every job."""
     peak = [0.0]
@@ -504,7 +561,7 @@ def service_run(
 
     def sample() -> None:
         while not stop.wait(0.25):
-            peak[0] = max(peak[0], *worker.rss_mb())
+            peak[0] = max(peak[0], *(mb for worker in running for mb in worker.rss_mb()))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -705,8 +762,13 @@ def say(line: str) -> None:
 def measure_baselines(report: Report, env: Env, bodies: Sequence[str]) -> None:
     say(f"baseline A: R4B parse + validate + dump, {len(bodies)} messages")
     report.add(Figure("baseline A: R4B parse+validate+dump", baseline_a(bodies), "msg/s"))
-    say(f"baseline B: Celery parse-only task, {len(bodies)} messages, {env.workers} workers")
-    report.add(Figure("baseline B: Celery parse-only task", baseline_b(env, bodies), "msg/s"))
+    for pool in POOLS:
+        say(f"baseline B ({pool}): Celery parse-only task, {len(bodies)} messages")
+        report.add(Figure(_b(pool), baseline_b(env, bodies, pool), "msg/s"))
+
+
+def _b(pool: str) -> str:
+    return f"baseline B: Celery parse-only task ({pool})"
 
 
 def measure_cli(report: Report, work: Path, bodies: Sequence[str], sizes: Sizes) -> None:
@@ -740,84 +802,82 @@ def measure_cli(report: Report, work: Path, bodies: Sequence[str], sizes: Sizes)
 def measure_service(
     report: Report, env: Env, work: Path, bodies: Sequence[str], sizes: Sizes
 ) -> None:
+    """Each WORKER_POOL in turn: to the sink (small, full, then paced at the fixed rate), and
+    to the FHIR server; baseline C once, from the first pool's output Bundles."""
     sink = work / "sink"
     base_a = "baseline A: R4B parse+validate+dump"
+    base_c = "baseline C: FHIR server transactions"
+    rss = 0.0
     with api(env) as base:
-        with workers(env, SINK_DIR=str(sink)) as worker:
-            say(f"service -> directory sink: {sizes.service_small} then {sizes.service} messages")
-            small = service_run(env, base, worker, bodies[: sizes.service_small])
-            shutil.rmtree(sink, ignore_errors=True)
-            run = service_run(env, base, worker, bodies[: sizes.service])
-            bundles = sink_bundles(sink)
-            shutil.rmtree(sink, ignore_errors=True)
-            say(f"latency: open loop at {sizes.rate:g} msg/s for {sizes.rate_seconds:g} s")
-            count = int(sizes.rate * sizes.rate_seconds)
-            paced = service_run(env, base, worker, bodies[:count], rate=sizes.rate)
-            rss = max(run.peak_rss_mb, paced.peak_rss_mb, small.peak_rss_mb)
-        report.add(
-            Figure(
-                f"service -> sink, {sizes.service:,} msgs",
-                run.rate,
-                "msg/s",
-                Target(">=", 0.5, base_a),
-                note=_failed(run),
-            )
-        )
-        report.add(
-            Figure(
-                "service -> sink vs Celery parse-only",
-                run.rate,
-                "msg/s",
-                Target(">=", 4, "baseline B: Celery parse-only task"),
-            )
-        )
-        report.add(
-            Figure(f"service ms/message at {sizes.service_small:,}", 1000 / small.rate, "ms")
-        )
-        report.add(
-            Figure(
-                f"service ms/message at {sizes.service:,}",
-                1000 / run.rate,
-                "ms",
-                Target("<=", 1.2, f"service ms/message at {sizes.service_small:,}"),
-            )
-        )
-        for name, values, bound in (
-            ("ingest", paced.ingest, 10.0),
-            ("end to end", paced.end_to_end, 1000.0),
-        ):
-            for p in (50, 95, 99):
-                target = Target("<", bound) if p == 99 else None
-                report.add(
-                    Figure(
-                        f"{name} p{p} at {sizes.rate:g} msg/s",
-                        percentile(values, p) * 1000,
-                        "ms",
-                        target,
-                    )
+        for pool in POOLS:
+            with workers(env, pool, SINK_DIR=str(sink)) as running:
+                say(f"{pool}: service -> sink, {sizes.service_small} then {sizes.service} messages")
+                small = service_run(env, base, running, bodies[: sizes.service_small])
+                shutil.rmtree(sink, ignore_errors=True)
+                run = service_run(env, base, running, bodies[: sizes.service])
+                bundles = sink_bundles(sink)
+                shutil.rmtree(sink, ignore_errors=True)
+                say(f"{pool}: open loop at {sizes.rate:g} msg/s for {sizes.rate_seconds:g} s")
+                count = int(sizes.rate * sizes.rate_seconds)
+                paced = service_run(env, base, running, bodies[:count], rate=sizes.rate)
+                rss = max(rss, run.peak_rss_mb, paced.peak_rss_mb, small.peak_rss_mb)
+            _sink_figures(report, pool, small, run, paced, sizes, base_a)
+            if pool == POOLS[0]:
+                say(f"baseline C: {len(bundles)} output Bundles posted to the FHIR server directly")
+                rate_c = baseline_c(env.fhir, bundles, 2 * env.workers)
+                report.add(Figure(base_c, rate_c, "bundle/s"))
+            with workers(env, pool, FHIR_SERVER_URL=env.fhir.base_url) as running:
+                say(f"{pool}: service -> FHIR server, {sizes.service} messages")
+                fhir_run = service_run(env, base, running, bodies[: sizes.service])
+            env.fhir.reset()
+            report.add(
+                Figure(
+                    f"{pool}: service -> FHIR server, {sizes.service:,}",
+                    fhir_run.rate,
+                    "msg/s",
+                    Target(">=", 0.8, base_c),
+                    note=_failed(fhir_run),
                 )
-        report.add(Figure("worker RSS, largest process", rss, "MB", Target("<", 200)))
-        say(f"baseline C: {len(bundles)} output Bundles posted to the FHIR server directly")
-        report.add(
-            Figure(
-                "baseline C: FHIR server transactions",
-                baseline_c(env.fhir, bundles, 2 * env.workers),
-                "bundle/s",
             )
+    report.add(Figure("worker RSS, largest process", rss, "MB", Target("<", 200)))
+
+
+def _sink_figures(
+    report: Report,
+    pool: str,
+    small: ServiceRun,
+    run: ServiceRun,
+    paced: ServiceRun,
+    sizes: Sizes,
+    base_a: str,
+) -> None:
+    name = f"{pool}: service -> sink, {sizes.service:,}"
+    report.add(Figure(name, run.rate, "msg/s", Target(">=", 0.5, base_a), note=_failed(run)))
+    report.add(Figure(f"{pool}: the same, against B", run.rate, "msg/s", Target(">=", 4, _b(pool))))
+    small_name = f"{pool}: service ms/message at {sizes.service_small:,}"
+    report.add(Figure(small_name, 1000 / small.rate, "ms"))
+    report.add(
+        Figure(
+            f"{pool}: service ms/message at {sizes.service:,}",
+            1000 / run.rate,
+            "ms",
+            Target("<=", 1.2, small_name),
         )
-        with workers(env, FHIR_SERVER_URL=env.fhir.base_url) as worker:
-            say(f"service -> FHIR server: {sizes.service} messages")
-            fhir_run = service_run(env, base, worker, bodies[: sizes.service])
-        env.fhir.reset()
-        report.add(
-            Figure(
-                f"service -> FHIR server, {sizes.service:,} msgs",
-                fhir_run.rate,
-                "msg/s",
-                Target(">=", 0.8, "baseline C: FHIR server transactions"),
-                note=_failed(fhir_run),
+    )
+    for what, values, bound in (
+        ("ingest", paced.ingest, 10.0),
+        ("end to end", paced.end_to_end, 1000.0),
+    ):
+        for p in (50, 95, 99):
+            report.add(
+                Figure(
+                    f"{pool}: {what} p{p} at {sizes.rate:g} msg/s",
+                    percentile(values, p) * 1000,
+                    "ms",
+                    Target("<", bound) if p == 99 else None,
+                    note=_failed(paced) if p == 99 and what == "end to end" else "",
+                )
             )
-        )
 
 
 def _failed(run: ServiceRun) -> str:
