@@ -1,9 +1,9 @@
 """What became of each accepted job, for `GET /jobs/{id}`: queued, done (what was written) or
 failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`.
 
-Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, written (JSON list),
-outcome (JSON) and, while the job is pending, the job itself. `enqueue` writes `queued` in the
-same MULTI that queues the task; the worker writes `done` / `failed`.
+Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, settled_at, written
+(JSON list), outcome (JSON) and, while the job is pending, the job itself. `enqueue` writes
+`queued` in the same MULTI that queues the task; the worker writes `done` / `failed`.
 
 The job store is also the outbox that makes "accepted" durable beyond the broker: every queued
 job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -46,6 +46,7 @@ class JobRecord:
     received_at: datetime
     written: tuple[str, ...] = ()  # references of what the write-back wrote
     outcome: dict[str, Any] | None = None  # OperationOutcome when failed
+    settled_at: datetime | None = None  # when it was done or failed
 
 
 class JobStore:
@@ -119,13 +120,17 @@ class JobStore:
             received_at=datetime.fromisoformat(fields["received_at"]),
             written=tuple(json.loads(fields.get("written", "[]"))),
             outcome=json.loads(outcome) if outcome else None,
+            settled_at=datetime.fromisoformat(settled)
+            if (settled := fields.get("settled_at"))
+            else None,
         )
 
     def _set(self, job: InterpretJob, fields: dict[Any, Any]) -> None:
         """Settle the record; its identity is written too, so a job replayed after its record
         expired still reads back whole."""
         key = PREFIX + job.job_id
-        record: dict[Any, Any] = {**_identity(job), **fields}
+        settled = {"settled_at": datetime.now(UTC).isoformat()}
+        record: dict[Any, Any] = {**_identity(job), **fields, **settled}
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(key, mapping=record)
         if fields["state"] == JobState.DONE.value:
@@ -138,6 +143,10 @@ class JobStore:
 
 def _identity(job: InterpretJob) -> dict[str, str]:
     return {"door": job.door, "received_at": job.received_at.isoformat()}
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _text(value: Any) -> str:

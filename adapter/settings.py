@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # one worker per core. The benchmark (README "Performance") measures both.
     worker_pool: Literal["prefork", "solo"] = "prefork"
     worker_concurrency: int = 2
+    # Added to the worker's nice value at start (0..19): on a host it shares with the API and
+    # the MLLP listener, a busy worker must not make the doors answer slowly; a backlog waits
+    # safely in the queue, a sender waiting for its 202 or ACK does not.
+    worker_nice: int = Field(default=5, ge=0, le=19)
 
     # --- MLLP (HL7 v2) -------------------------------------------------------------------
     mllp_host: str = "127.0.0.1"

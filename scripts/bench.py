@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import platform
@@ -411,49 +412,39 @@ def baseline_b(env: Env, bodies: Sequence[str], pool: str) -> float:
 
 
 class JobWatch:
-    """Polls the job records of accepted jobs; notes when each was first seen done or failed."""
+    """The jobs of one run: when each was sent, and when each settled, read once at the end
+    from its job record (`settled_at`, written by the worker). Nothing polls the records while
+    the run is measured: only the size of the outbox, one cheap command, says when all settled.
+    Times are wall-clock seconds (time.time()), as the worker writes them, on one machine."""
 
-    def __init__(self, client: redis.Redis, interval: float) -> None:
-        self.client, self.interval = client, interval
-        self.pending: dict[str, float] = {}  # job id -> time the POST was sent
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.sent: dict[str, float] = {}  # job id -> time the POST was sent
         self.settled: dict[str, tuple[float, float, str]] = {}  # id -> (sent, settled, state)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def add(self, job_id: str, sent: float) -> None:
-        with self._lock:
-            self.pending[job_id] = sent
+        self.sent[job_id] = sent
 
-    def __enter__(self) -> JobWatch:
-        self._thread.start()
-        return self
+    def wait(self, count: int, timeout: float) -> None:
+        """Until `count` jobs were accepted and the outbox is empty; then read their records."""
+        from adapter.jobs import PENDING
 
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.poll()
-
-    def poll(self) -> None:
-        with self._lock:
-            ids = list(self.pending)
+        wait_for(
+            lambda: len(self.sent) >= count and self.client.zcard(PENDING) == 0,
+            timeout,
+            f"{count} jobs to settle",
+        )
+        ids = list(self.sent)
         for start in range(0, len(ids), 2000):
             chunk = ids[start : start + 2000]
             pipe = self.client.pipeline(transaction=False)
             for job_id in chunk:
-                pipe.hget(JOB_PREFIX + job_id, "state")
-            states = pipe.execute()
-            now = time.perf_counter()
-            with self._lock:
-                for job_id, state in zip(chunk, states, strict=True):
-                    if state in (b"done", b"failed"):
-                        self.settled[job_id] = (self.pending.pop(job_id), now, state.decode())
-
-    def wait(self, count: int, timeout: float) -> None:
-        wait_for(lambda: len(self.settled) >= count, timeout, f"{count} jobs to settle")
+                pipe.hmget(JOB_PREFIX + job_id, "state", "settled_at")
+            for job_id, (state, settled) in zip(chunk, pipe.execute(), strict=True):
+                if settled is None:
+                    raise RuntimeError(f"job {job_id} left the outbox unsettled ({state!r})")
+                when = datetime.fromisoformat(settled.decode()).timestamp()
+                self.settled[job_id] = (self.sent[job_id], when, state.decode())
 
     def failed(self) -> int:
         return sum(1 for _, _, state in self.settled.values() if state == "failed")
@@ -469,6 +460,18 @@ class _Connection:
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, body: bytes, headers: bytes) -> tuple[int, dict[str, str]]:
+        reused = self.streams is not None
+        try:
+            return await self._post(path, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.close()
+            if not reused:
+                raise
+            # The server closed the idle keep-alive connection before it read the request (its
+            # keep-alive timeout): nothing was received, so send it again on a new connection.
+            return await self._post(path, body, headers)
+
+    async def _post(self, path: str, body: bytes, headers: bytes) -> tuple[int, dict[str, str]]:
         if self.streams is None:
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams
@@ -483,13 +486,13 @@ class _Connection:
             fields[name.strip().lower()] = value.strip()
         await reader.readexactly(int(fields.get("content-length", "0")))
         if fields.get("connection", "").lower() == "close":
-            writer.close()
-            self.streams = None
+            self.close()
         return int(head[0].split()[1]), fields
 
     def close(self) -> None:
         if self.streams is not None:
             self.streams[1].close()
+            self.streams = None
 
 
 async def _post_all(
@@ -501,18 +504,18 @@ async def _post_all(
     """
     headers = f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/fhir+json\r\n".encode()
     host, port = base.removeprefix("http://").rsplit(":", 1)
-    idle = [_Connection(host, int(port)) for _ in range(concurrency)]
+    idle = collections.deque(_Connection(host, int(port)) for _ in range(concurrency))
     slots = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     errors: list[str] = []
 
     async def post(body: str) -> None:
-        sent = time.perf_counter()  # before waiting for a connection: no coordinated omission
+        sent = time.time()  # before waiting for a connection: no coordinated omission
         async with slots:
-            connection = idle.pop()
+            connection = idle.popleft()  # the longest idle first: every connection stays warm
             try:
                 status, fields = await connection.post("/fhir", body.encode(), headers)
-                latencies.append(time.perf_counter() - sent)
+                latencies.append(time.time() - sent)
             finally:
                 idle.append(connection)
         if status != 202:
@@ -565,12 +568,11 @@ def service_run(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    with JobWatch(env.redis(), 0.01 if rate else 0.1) as watch:
-        started = time.perf_counter()
-        ingest = asyncio.run(_post_all(base, bodies, watch, 8 if rate is None else 64, rate))
-        watch.wait(len(bodies), 900)
-        # the end is when the last job settled, not when the poll after it noticed
-        finished = max(settled for _, settled, _ in watch.settled.values())
+    watch = JobWatch(env.redis())
+    started = time.time()
+    ingest = asyncio.run(_post_all(base, bodies, watch, 8 if rate is None else 64, rate))
+    watch.wait(len(bodies), 900)
+    finished = max(settled for _, settled, _ in watch.settled.values())
     stop.set()
     sampler.join()
     return ServiceRun(

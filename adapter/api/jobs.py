@@ -1,6 +1,7 @@
 """`GET /jobs/{id}`: what became of an accepted message (the 202's Content-Location).
 
     {"job_id": "...", "state": "queued" | "done" | "failed",
+     "received_at": "...", "settled_at": "...",        # ISO 8601; settled_at once done or failed
      "written": ["Observation/...", "DiagnosticReport/...", ...],   # done
      "outcome": {OperationOutcome}}                                  # failed
 
@@ -33,8 +34,11 @@ def get_job(job_id: str, request: Request) -> JSONResponse:
     body: dict[str, Any] = {
         "job_id": record.job_id,
         "state": record.state,
+        "received_at": record.received_at.isoformat(),
         "written": list(record.written),
     }
+    if record.settled_at is not None:
+        body["settled_at"] = record.settled_at.isoformat()
     if record.outcome is not None:
         body["outcome"] = record.outcome
     return JSONResponse(body)

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("her2-adapter worker: REDIS_URL is not set (the queue needs Redis)\n")
         return EXIT_CANNOT_START
     level = (args.loglevel or settings.log_level).upper()
+    os.nice(settings.worker_nice)  # the pool's children inherit it
 
     @signals.setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]
     def _logging(**_: Any) -> None:  # our JSON lines instead of Celery's own format

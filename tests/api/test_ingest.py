@@ -58,7 +58,12 @@ def test_observation_is_accepted_with_job_location_and_queued_in_redis(
     assert queue_depth(redis_db) == 1
     job = client.get(location, headers=AUTH)
     assert job.status_code == 200
-    assert job.json() == {"job_id": job_id, "state": "queued", "written": []}
+    assert job.json() == {
+        "job_id": job_id,
+        "state": "queued",
+        "received_at": record.received_at.isoformat(),
+        "written": [],
+    }
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)

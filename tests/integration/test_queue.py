@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import celery
 import pytest
@@ -44,7 +45,7 @@ def test_job_record_goes_queued_done_and_failed(app: celery.Celery, jobs: JobSto
     jobs.enqueue(app, job)
     record = jobs.get(job.job_id)
     assert record is not None
-    assert (record.state, record.door) == (JobState.QUEUED, "http")
+    assert (record.state, record.door, record.settled_at) == (JobState.QUEUED, "http", None)
     jobs.failed(job, {"resourceType": "OperationOutcome", "issue": []})
     assert jobs.get(job.job_id).state is JobState.FAILED  # type: ignore[union-attr]
     jobs.done(job, ["DiagnosticReport/x/_history/1"])
@@ -61,6 +62,7 @@ def test_job_record_goes_queued_done_and_failed(app: celery.Celery, jobs: JobSto
 def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
     # A dead letter replayed after the retention: the worker settles a job with no record.
     job = make_job("{}")
+    before = datetime.now(UTC)
     jobs.done(job, [])
     record = jobs.get(job.job_id)
     assert record is not None
@@ -69,6 +71,7 @@ def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
         job.door,
         job.received_at,
     )
+    assert record.settled_at is not None and before <= record.settled_at <= datetime.now(UTC)
 
 
 def test_dead_letter_leaves_only_after_the_replay_was_queued(
