@@ -62,12 +62,17 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
     """Run one job; returns the references written. Raises BadInput (permanent),
     WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
     v2 = read_v2_message(job.body, services.mappings) if _is_v2(job) else None
-    message = v2.bundle if v2 else _with_fetched(parse_json(job.body), services.target)
+    received = parse_json(job.body) if v2 is None else v2.bundle
+    message = received if v2 else _with_fetched(received, services.target)
     site = job.site
-    # A v2 message's Bundle was validated by its read just above; a FHIR message is, here.
+    # Validated once: a v2 message's Bundle by its read just above; a FHIR message that carried
+    # its resources by the API's admission, exactly as queued (so not again here); what the
+    # worker fetched, here.
     entries = v2.entries if v2 and v2.entries is not None else None
     if entries is None:
-        entries, _ = message_entries(message, services.mappings)
+        entries, _ = message_entries(
+            message, services.mappings, validate=v2 is not None or message is not received
+        )
     refs = References(entries)
     plan: dict[str, _Arrivals] = {}
     for withdrawn in (e for e in entries if is_her2_withdrawal(e.resource, services.mappings)):

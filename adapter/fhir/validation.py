@@ -79,18 +79,21 @@ def fhir_path(root: str, loc: Sequence[int | str]) -> str:
 
 
 def message_entries(
-    message: dict[str, Any], mappings: Mappings
+    message: dict[str, Any], mappings: Mappings, *, validate: bool = True
 ) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
     """Validate a message and return its resources, with warnings about what was tolerated.
 
     Raises `InvalidResource` for anything that is not an accepted, valid FHIR R4 message, and
-    `UnreadableValue` where the invalid field is an IHC or ISH value.
+    `UnreadableValue` where the invalid field is an IHC or ISH value. `validate=False` skips
+    the R4B models (the structure is still checked): only for a message this same function
+    validated at admission, exactly as it is now.
     """
     kind = message.get("resourceType")
     if not isinstance(kind, str):
         raise InvalidResource("not a FHIR resource: no resourceType", expression="resourceType")
     if kind == "Observation":
-        validate_resource(Entry(message), mappings)
+        if validate:
+            validate_resource(Entry(message), mappings)
         return (Entry(message),), ()
     if kind != "Bundle":
         raise InvalidResource(
@@ -114,9 +117,10 @@ def message_entries(
     if not isinstance(raw_entries, list):
         raise InvalidResource("Bundle.entry must be a list", expression="Bundle.entry")
     entries = tuple(_entry(i, raw) for i, raw in enumerate(raw_entries))
-    validate_envelope(envelope, raw_entries)
-    for entry in entries:
-        validate_resource(entry, mappings)
+    if validate:
+        validate_envelope(envelope, raw_entries)
+        for entry in entries:
+            validate_resource(entry, mappings)
     return entries, tuple(warnings)
 
 

@@ -71,7 +71,8 @@ def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
         job.door,
         job.received_at,
     )
-    assert record.settled_at is not None and before <= record.settled_at <= datetime.now(UTC)
+    assert record.settled_at is not None
+    assert before <= record.settled_at <= datetime.now(UTC)
 
 
 def test_dead_letter_leaves_only_after_the_replay_was_queued(
