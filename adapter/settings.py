@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,10 +47,6 @@ class Settings(BaseSettings):
     # Cap of the exponential backoff; unset, a quarter of the visibility timeout.
     retry_backoff_max_seconds: int | None = None
     worker_heartbeat_seconds: int = 5
-    # prefork: WORKER_CONCURRENCY child processes behind one consumer (each job crosses a pipe
-    # to a child and back). solo: this process runs one job at a time with no hand-over; run
-    # one worker per core. The benchmark (README "Performance") measures both.
-    worker_pool: Literal["prefork", "solo"] = "prefork"
     worker_concurrency: int = 2
     # Added to the worker's nice value at start (0..19): on a host it shares with the API and
     # the MLLP listener, a busy worker must not make the doors answer slowly; a backlog waits

@@ -7,12 +7,11 @@ One run starts what it needs (its own redis-server on a free port, the FHIR test
 messages once (tests/acceptance/generator.py, seeded) and measures:
 
   A  bare fhir.resources R4B parse + validate + dump of the messages, one process
-  B  a Celery task per message that only parses it (same Redis, same worker processes)
+  B  a Celery task per message that only parses it (same Redis, same worker count)
   C  the FHIR server's own rate for the service's output Bundles, posted directly
   the offline CLI (`interpret --ndjson`) over 100,000 lines, and its per-message cost at 1k
   the service end to end (POST -> 202 -> interpreted -> written) over 10,000 messages, to the
-  directory sink and to the FHIR test server, for each WORKER_POOL: one prefork worker with
-  --workers children, and --workers solo workers (B is measured the same two ways)
+  directory sink and to the FHIR test server
   ingest (POST -> 202) and end-to-end latency at a fixed offered rate of 200 messages/s
   (open loop: each request leaves on its schedule, whatever the previous one is doing; its
   latency counts from that moment, so a wait for a free connection is not hidden)
@@ -62,6 +61,9 @@ from tests.support.fhir_server import FhirTestServer, free_port  # noqa: E402
 
 API_KEY = "bench-key"
 JOB_PREFIX = "her2:job:"
+BASE_A = "baseline A: R4B parse+validate+dump"
+BASE_B = "baseline B: Celery parse-only task"
+BASE_C = "baseline C: FHIR server transactions"
 SEED = 20260601
 
 
@@ -256,40 +258,27 @@ def redis_server(logs: Path) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-POOLS = ("prefork", "solo")  # WORKER_POOL: both are measured (README "Performance")
-
-
 @contextmanager
-def workers(env: Env, pool: str, **extra: str) -> Iterator[list[Process]]:
-    """`env.workers` worker processes' worth of the service's workers: one prefork worker with
-    that many children, or that many solo workers."""
-    count = 1 if pool == "prefork" else env.workers
-    started = [
-        Process(
-            "worker-" + uuid.uuid4().hex[:6],
-            [sys.executable, "-m", "adapter.cli", "worker"],
-            env.env(WORKER_POOL=pool, **extra),
-            env.logs,
-        )
-        for _ in range(count)
-    ]
+def workers(env: Env, **extra: str) -> Iterator[Process]:
+    worker = Process(
+        "worker-" + uuid.uuid4().hex[:6],
+        [sys.executable, "-m", "adapter.cli", "worker"],
+        env.env(**extra),
+        env.logs,
+    )
     app = _control_app(env)
 
     def ready() -> bool:
-        for worker in started:
-            if not worker.alive():
-                raise RuntimeError("a worker stopped:\n" + worker.log()[-2000:])
-        with suppress(Exception):
-            return len(app.control.ping(timeout=0.5)) >= count
-        return False
+        if not worker.alive():
+            raise RuntimeError("the worker stopped:\n" + worker.log()[-2000:])
+        return _ping_worker(app)
 
     try:
-        wait_for(ready, 90, f"{count} {pool} worker(s)")
-        yield started
+        wait_for(ready, 90, "the worker")
+        yield worker
     finally:
         app.close()
-        for worker in started:
-            worker.stop()
+        worker.stop()
 
 
 def _control_app(env: Env) -> Any:
@@ -361,9 +350,8 @@ def cli_startup(work: Path) -> float:
     return min(run_cli(["--ndjson", str(one)]) for _ in range(3))
 
 
-def baseline_b(env: Env, bodies: Sequence[str], pool: str) -> float:
-    """Messages/s through a Celery task per message that only parses it, on the same number
-    of worker processes as the service in `pool` (one prefork worker, or solo workers)."""
+def baseline_b(env: Env, bodies: Sequence[str]) -> float:
+    """Messages/s through a Celery task per message that only parses it."""
     from bench_parse_worker import COUNTER, QUEUE, TASK
 
     from adapter.queue import PUBLISH_RETRY_POLICY
@@ -379,20 +367,15 @@ def baseline_b(env: Env, bodies: Sequence[str], pool: str) -> float:
         "worker",
         "-Q",
         QUEUE,
-        f"--pool={pool}",
         f"--concurrency={env.workers}",
         "--without-gossip",
         "--without-mingle",
         "--loglevel=WARNING",
     ]
-    count = 1 if pool == "prefork" else env.workers
-    started_workers = [
-        Process(f"baseline-b-{n}", [*argv, f"--hostname=b{n}@%h"], env.env(), env.logs)
-        for n in range(count)
-    ]
+    worker = Process("baseline-b", argv, env.env(), env.logs)
     app = _control_app(env)
     try:
-        wait_for(lambda: len(app.control.ping(timeout=0.5)) >= count, 60, "baseline B workers")
+        wait_for(lambda: _ping_worker(app), 60, "the baseline B worker")
         started = time.perf_counter()
         for body in bodies:
             app.send_task(
@@ -407,8 +390,13 @@ def baseline_b(env: Env, bodies: Sequence[str], pool: str) -> float:
         return len(bodies) / (time.perf_counter() - started)
     finally:
         app.close()
-        for worker in started_workers:
-            worker.stop()
+        worker.stop()
+
+
+def _ping_worker(app: Any) -> bool:
+    with suppress(Exception):
+        return bool(app.control.ping(timeout=0.5))
+    return False
 
 
 class JobWatch:
@@ -556,7 +544,7 @@ class ServiceRun:
 
 
 def service_run(
-    env: Env, base: str, running: list[Process], bodies: Sequence[str], rate: float | None = None
+    env: Env, base: str, worker: Process, bodies: Sequence[str], rate: float | None = None
 ) -> ServiceRun:
     """POST `bodies` to the running API and wait until the workers settled every job."""
     peak = [0.0]
@@ -564,7 +552,7 @@ def service_run(
 
     def sample() -> None:
         while not stop.wait(0.25):
-            peak[0] = max(peak[0], *(mb for worker in running for mb in worker.rss_mb()))
+            peak[0] = max(peak[0], *worker.rss_mb())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -763,14 +751,9 @@ def say(line: str) -> None:
 
 def measure_baselines(report: Report, env: Env, bodies: Sequence[str]) -> None:
     say(f"baseline A: R4B parse + validate + dump, {len(bodies)} messages")
-    report.add(Figure("baseline A: R4B parse+validate+dump", baseline_a(bodies), "msg/s"))
-    for pool in POOLS:
-        say(f"baseline B ({pool}): Celery parse-only task, {len(bodies)} messages")
-        report.add(Figure(_b(pool), baseline_b(env, bodies, pool), "msg/s"))
-
-
-def _b(pool: str) -> str:
-    return f"baseline B: Celery parse-only task ({pool})"
+    report.add(Figure(BASE_A, baseline_a(bodies), "msg/s"))
+    say(f"baseline B: Celery parse-only task, {len(bodies)} messages, {env.workers} workers")
+    report.add(Figure(BASE_B, baseline_b(env, bodies), "msg/s"))
 
 
 def measure_cli(report: Report, work: Path, bodies: Sequence[str], sizes: Sizes) -> None:
@@ -787,7 +770,7 @@ def measure_cli(report: Report, work: Path, bodies: Sequence[str], sizes: Sizes)
             f"CLI --ndjson, {sizes.cli:,} lines",
             rate_big,
             "msg/s",
-            Target(">=", 0.7, "baseline A: R4B parse+validate+dump"),
+            Target(">=", 0.7, BASE_A),
         )
     )
     report.add(Figure(f"CLI ms/message at {sizes.cli_small:,}", 1000 / rate_small, "ms"))
@@ -804,63 +787,51 @@ def measure_cli(report: Report, work: Path, bodies: Sequence[str], sizes: Sizes)
 def measure_service(
     report: Report, env: Env, work: Path, bodies: Sequence[str], sizes: Sizes
 ) -> None:
-    """Each WORKER_POOL in turn: to the sink (small, full, then paced at the fixed rate), and
-    to the FHIR server; baseline C once, from the first pool's output Bundles."""
     sink = work / "sink"
-    base_a = "baseline A: R4B parse+validate+dump"
-    base_c = "baseline C: FHIR server transactions"
-    rss = 0.0
     with api(env) as base:
-        for pool in POOLS:
-            with workers(env, pool, SINK_DIR=str(sink)) as running:
-                say(f"{pool}: service -> sink, {sizes.service_small} then {sizes.service} messages")
-                small = service_run(env, base, running, bodies[: sizes.service_small])
-                shutil.rmtree(sink, ignore_errors=True)
-                run = service_run(env, base, running, bodies[: sizes.service])
-                bundles = sink_bundles(sink)
-                shutil.rmtree(sink, ignore_errors=True)
-                say(f"{pool}: open loop at {sizes.rate:g} msg/s for {sizes.rate_seconds:g} s")
-                count = int(sizes.rate * sizes.rate_seconds)
-                paced = service_run(env, base, running, bodies[:count], rate=sizes.rate)
-                rss = max(rss, run.peak_rss_mb, paced.peak_rss_mb, small.peak_rss_mb)
-            _sink_figures(report, pool, small, run, paced, sizes, base_a)
-            if pool == POOLS[0]:
-                say(f"baseline C: {len(bundles)} output Bundles posted to the FHIR server directly")
-                rate_c = baseline_c(env.fhir, bundles, 2 * env.workers)
-                report.add(Figure(base_c, rate_c, "bundle/s"))
-            with workers(env, pool, FHIR_SERVER_URL=env.fhir.base_url) as running:
-                say(f"{pool}: service -> FHIR server, {sizes.service} messages")
-                fhir_run = service_run(env, base, running, bodies[: sizes.service])
-            env.fhir.reset()
-            report.add(
-                Figure(
-                    f"{pool}: service -> FHIR server, {sizes.service:,}",
-                    fhir_run.rate,
-                    "msg/s",
-                    Target(">=", 0.8, base_c),
-                    note=_failed(fhir_run),
-                )
+        with workers(env, SINK_DIR=str(sink)) as worker:
+            say(f"service -> directory sink: {sizes.service_small} then {sizes.service} messages")
+            small = service_run(env, base, worker, bodies[: sizes.service_small])
+            shutil.rmtree(sink, ignore_errors=True)
+            run = service_run(env, base, worker, bodies[: sizes.service])
+            bundles = sink_bundles(sink)
+            shutil.rmtree(sink, ignore_errors=True)
+            say(f"latency: open loop at {sizes.rate:g} msg/s for {sizes.rate_seconds:g} s")
+            count = int(sizes.rate * sizes.rate_seconds)
+            paced = service_run(env, base, worker, bodies[:count], rate=sizes.rate)
+            rss = max(run.peak_rss_mb, paced.peak_rss_mb, small.peak_rss_mb)
+        _sink_figures(report, small, run, paced, sizes)
+        report.add(Figure("worker RSS, largest process", rss, "MB", Target("<", 200)))
+        say(f"baseline C: {len(bundles)} output Bundles posted to the FHIR server directly")
+        report.add(Figure(BASE_C, baseline_c(env.fhir, bundles, 2 * env.workers), "bundle/s"))
+        with workers(env, FHIR_SERVER_URL=env.fhir.base_url) as worker:
+            say(f"service -> FHIR server: {sizes.service} messages")
+            fhir_run = service_run(env, base, worker, bodies[: sizes.service])
+        env.fhir.reset()
+        report.add(
+            Figure(
+                f"service -> FHIR server, {sizes.service:,} msgs",
+                fhir_run.rate,
+                "msg/s",
+                Target(">=", 0.8, BASE_C),
+                note=_failed(fhir_run),
             )
-    report.add(Figure("worker RSS, largest process", rss, "MB", Target("<", 200)))
+        )
 
 
 def _sink_figures(
-    report: Report,
-    pool: str,
-    small: ServiceRun,
-    run: ServiceRun,
-    paced: ServiceRun,
-    sizes: Sizes,
-    base_a: str,
+    report: Report, small: ServiceRun, run: ServiceRun, paced: ServiceRun, sizes: Sizes
 ) -> None:
-    name = f"{pool}: service -> sink, {sizes.service:,}"
-    report.add(Figure(name, run.rate, "msg/s", Target(">=", 0.5, base_a), note=_failed(run)))
-    report.add(Figure(f"{pool}: the same, against B", run.rate, "msg/s", Target(">=", 4, _b(pool))))
-    small_name = f"{pool}: service ms/message at {sizes.service_small:,}"
+    name = f"service -> sink, {sizes.service:,} msgs"
+    report.add(Figure(name, run.rate, "msg/s", Target(">=", 0.5, BASE_A), note=_failed(run)))
+    report.add(
+        Figure("service -> sink vs Celery parse-only", run.rate, "msg/s", Target(">=", 4, BASE_B))
+    )
+    small_name = f"service ms/message at {sizes.service_small:,}"
     report.add(Figure(small_name, 1000 / small.rate, "ms"))
     report.add(
         Figure(
-            f"{pool}: service ms/message at {sizes.service:,}",
+            f"service ms/message at {sizes.service:,}",
             1000 / run.rate,
             "ms",
             Target("<=", 1.2, small_name),
@@ -873,7 +844,7 @@ def _sink_figures(
         for p in (50, 95, 99):
             report.add(
                 Figure(
-                    f"{pool}: {what} p{p} at {sizes.rate:g} msg/s",
+                    f"{what} p{p} at {sizes.rate:g} msg/s",
                     percentile(values, p) * 1000,
                     "ms",
                     Target("<", bound) if p == 99 else None,

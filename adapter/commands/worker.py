@@ -1,8 +1,7 @@
 """`her2-adapter worker [--loglevel LEVEL]`: the Celery worker, in this process.
 
-Refuses to start (exit 1, one line) without REDIS_URL or with unsafe settings. The pool is
-`WORKER_POOL` (prefork with `WORKER_CONCURRENCY` processes, or solo); the worker consumes the
-`her2` queue only.
+Refuses to start (exit 1, one line) without REDIS_URL or with unsafe settings. Concurrency is
+`WORKER_CONCURRENCY`; the worker consumes the `her2` queue only.
 """
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
             "worker",
             f"--loglevel={level}",
             f"--queues={QUEUE}",
-            f"--pool={settings.worker_pool}",
             f"--concurrency={settings.worker_concurrency}",
             f"--hostname=her2-{os.getpid()}@%h",
             "--without-gossip",

@@ -252,9 +252,7 @@ def black_hole() -> Iterator[str]:
         conn.close()
 
 
-@pytest.mark.parametrize("pool", ["prefork", "solo"])
 def test_job_of_a_killed_worker_is_redelivered_and_lands(
-    pool: str,
     fhir_server: FhirTestServer,
     start_worker: Callable[..., WorkerProcess],
     send: Callable,
@@ -262,13 +260,13 @@ def test_job_of_a_killed_worker_is_redelivered_and_lands(
     black_hole: str,
     jobs: Any,
 ) -> None:
-    stuck = start_worker(FHIR_SERVER_URL=black_hole, FHIR_TIMEOUT_SECONDS="120", WORKER_POOL=pool)
+    stuck = start_worker(FHIR_SERVER_URL=black_hole, FHIR_TIMEOUT_SECONDS="120")
     job = send(her2_bundle(ihc("2+"), ish_group_1()))
     wait_for(lambda: "case" not in stuck.log() and jobs.get(job.job_id), 10, "the job to start")
     wait_for(lambda: _connected(black_hole), 20, "the worker to be writing")
     stuck.kill()  # mid-write: the task was never acknowledged
     assert jobs.get(job.job_id).state is JobState.QUEUED
-    start_worker(WORKER_POOL=pool)
+    start_worker()
     record = settled(job, timeout=90)
     assert record.state is JobState.DONE, record.outcome
     assert (the_report(fhir_server)["status"], answer(the_report(fhir_server))) == (

@@ -55,7 +55,6 @@ class SoakConfig:
     backoff_max: int = 10
     max_retries: int | None = None  # None: the service's default
     settle_timeout: float = 300.0
-    pool: str = "prefork"  # WORKER_POOL of the two workers
 
 
 @dataclass
@@ -88,7 +87,6 @@ class Soak:
             "VISIBILITY_TIMEOUT_SECONDS": str(self.config.visibility_timeout),
             "RETRY_BACKOFF_MAX_SECONDS": str(self.config.backoff_max),
             "FHIR_TIMEOUT_SECONDS": "5",
-            "WORKER_POOL": self.config.pool,
             "WORKER_CONCURRENCY": "2",
             "WORKER_HEARTBEAT_SECONDS": "2",
             "LOG_LEVEL": "INFO",
@@ -260,13 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kill-every", type=float, default=10.0, help="seconds between SIGKILLs")
     parser.add_argument("--fhir-outage", type=float, default=30.0)
-    parser.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
     parser.add_argument("--out", type=Path, default=Path("out"))
     args = parser.parse_args(argv)
     config = SoakConfig(
         messages=args.messages, seed=args.seed, kill_every=args.kill_every,
         fhir_outage=args.fhir_outage, bursts=max(1, args.messages // 2000),
-        bad=max(5, args.messages // 500), settle_timeout=900.0, pool=args.pool,
+        bad=max(5, args.messages // 500), settle_timeout=900.0,
     )  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="her2-soak-") as tmp:
