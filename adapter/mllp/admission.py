@@ -7,8 +7,8 @@ it (`read_v2_message`, the dry run), then:
 - not a v2 ORU^R01 we take: AR 200 / 100; a HER2 value that cannot be read: AE 102 / 103;
 - no HER2 result at all (and no withdrawal of one): AA saying nothing was interpreted, nothing
   queued, counted;
-- otherwise the job is recorded `queued`, then submitted; AA only once the broker confirmed.
-  A broker that does not confirm: the job record is deleted and the answer is AR 207 (resend).
+- otherwise the job's record and its task are written in one MULTI; AA only once the broker
+  confirmed. A broker that does not confirm holds neither, and the answer is AR 207 (resend).
 
 Runs in a worker thread of the listener (CPU work and blocking Redis I/O); never raises: an
 unexpected error reading a message is AE 207, one queueing it AR 207.
