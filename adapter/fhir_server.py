@@ -166,6 +166,9 @@ class FhirServer:
         return response
 
 
+_WRITING: Final = ".tmp-"  # name prefix of a sink file until its rename makes it whole
+
+
 class DirectorySink:
     """The write-back with no FHIR server: one JSON file per written Bundle in `directory`."""
 
@@ -180,7 +183,7 @@ class DirectorySink:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"{stem}-{time.time_ns()}.json"  # per case, in write order
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=_WRITING, suffix=".json")
             with os.fdopen(fd, "wb") as file:
                 file.write(_json_bytes(bundle))  # compact, as a FHIR server would be sent it
                 file.flush()
@@ -189,6 +192,13 @@ class DirectorySink:
         except OSError as error:
             raise DependencyUnavailable(f"sink {self.directory}: {error.strerror}") from error
         return [f"{r['resourceType']}/{r['id']}" for r in resources]
+
+    def written(self) -> list[Path]:
+        """The Bundle files written so far, oldest first; a file still being written (its
+        temporary name) is not one of them."""
+        files = [p for p in self.directory.glob("*.json") if not p.name.startswith(_WRITING)]
+        # `<report id>-<time_ns>.json`: the name's clock, finer than a file system's mtime
+        return sorted(files, key=lambda p: int(p.stem.rsplit("-", 1)[1]))
 
     def read(self, reference: str) -> dict[str, Any]:
         raise WriteRejected(f"no FHIR server configured to read {reference.split('/')[0]} from")

@@ -593,11 +593,10 @@ def baseline_c(fhir: FhirTestServer, bundles: Sequence[bytes], concurrency: int)
 
 
 def sink_bundles(directory: Path) -> list[bytes]:
-    """The transaction Bundles the directory sink wrote, compact, as the FHIR client sends them."""
-    return [
-        json.dumps(json.loads(p.read_bytes()), ensure_ascii=False).encode()
-        for p in sorted(directory.glob("*.json"))
-    ]
+    """The transaction Bundles the directory sink wrote (compact, as the FHIR client sends them)."""
+    from adapter.fhir_server import DirectorySink
+
+    return [p.read_bytes() for p in DirectorySink(directory).written()]
 
 
 def mllp_available() -> bool:

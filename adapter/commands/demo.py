@@ -397,7 +397,7 @@ def _reader(settings: Any) -> Any:
 
     def read(reference: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for path in sorted(target.directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+        for path in target.written():
             for entry in json.loads(path.read_bytes()).get("entry", []):
                 resource = entry.get("resource", {})
                 if f"{resource.get('resourceType')}/{resource.get('id')}" == reference:

@@ -137,6 +137,20 @@ def test_directory_sink_writes_one_named_file_per_bundle(tmp_path: Path) -> None
     assert json.loads(files[0].read_text()) == bundle
 
 
+def test_directory_sink_lists_whole_files_only_oldest_first(tmp_path: Path) -> None:
+    # A reader (the demo) polling the sink while a worker writes must never open the file the
+    # worker is still writing: it is empty or partial until its rename.
+    sink = DirectorySink(tmp_path)
+    first, second = (json.loads(json.dumps(BUNDLE)) for _ in range(2))
+    first["entry"][0]["resource"] = {"resourceType": "DiagnosticReport", "id": "dr-b"}
+    second["entry"][0]["resource"] = {"resourceType": "DiagnosticReport", "id": "dr-a"}
+    sink.transaction(first)
+    sink.transaction(second)
+    (tmp_path / ".tmp-in-progress.json").write_bytes(b'{"resourceType": "Bun')
+    written = sink.written()
+    assert [json.loads(p.read_bytes()) for p in written] == [first, second]
+
+
 def test_without_a_server_url_the_target_is_the_directory_sink(tmp_path: Path) -> None:
     target = write_back_target(Settings(sink_dir=tmp_path))
     assert isinstance(target, DirectorySink)
