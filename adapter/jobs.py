@@ -100,12 +100,6 @@ class JobStore:
     def failed(self, job: InterpretJob, outcome: dict[str, Any]) -> None:
         self._set(job, {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)})
 
-    def delete(self, job_id: str) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(PREFIX + job_id)
-        pipe.zrem(PENDING, job_id)
-        pipe.execute()
-
     def get(self, job_id: str) -> JobRecord | None:
         """The record of `job_id`, or None when unknown or expired."""
         raw = self._redis.hgetall(PREFIX + job_id)
@@ -120,9 +114,7 @@ class JobStore:
             received_at=datetime.fromisoformat(fields["received_at"]),
             written=tuple(json.loads(fields.get("written", "[]"))),
             outcome=json.loads(outcome) if outcome else None,
-            settled_at=datetime.fromisoformat(settled)
-            if (settled := fields.get("settled_at"))
-            else None,
+            settled_at=_when(fields.get("settled_at")),
         )
 
     def _set(self, job: InterpretJob, fields: dict[Any, Any]) -> None:

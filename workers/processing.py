@@ -62,17 +62,8 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
     """Run one job; returns the references written. Raises BadInput (permanent),
     WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
     v2 = read_v2_message(job.body, services.mappings) if _is_v2(job) else None
-    received = parse_json(job.body) if v2 is None else v2.bundle
-    message = received if v2 else _with_fetched(received, services.target)
+    entries = _v2_entries(v2, services.mappings) if v2 else _fhir_entries(job, services)
     site = job.site
-    # Validated once: a v2 message's Bundle by its read just above; a FHIR message that carried
-    # its resources by the API's admission, exactly as queued (so not again here); what the
-    # worker fetched, here.
-    entries = v2.entries if v2 and v2.entries is not None else None
-    if entries is None:
-        entries, _ = message_entries(
-            message, services.mappings, validate=v2 is not None or message is not received
-        )
     refs = References(entries)
     plan: dict[str, _Arrivals] = {}
     for withdrawn in (e for e in entries if is_her2_withdrawal(e.resource, services.mappings)):
@@ -101,6 +92,24 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
 
 def _is_v2(job: InterpretJob) -> bool:
     return job.media_type == HL7V2_MEDIA_TYPE
+
+
+def _v2_entries(v2: V2Reading, mappings: Mappings) -> tuple[Entry, ...]:
+    """The entries of a v2 message's Bundle: validated by its read, unless it had none to."""
+    if v2.entries is not None:
+        return v2.entries
+    return message_entries(v2.bundle, mappings)[0]
+
+
+def _fhir_entries(job: InterpretJob, services: Services) -> tuple[Entry, ...]:
+    """The entries of a FHIR message, with what a references-only message names fetched.
+
+    Validated once: a message that carried its resources was validated by the API's admission,
+    exactly as queued, so not again here; what the worker fetched is new and validated here.
+    """
+    received = parse_json(job.body)
+    message = _with_fetched(received, services.target)
+    return message_entries(message, services.mappings, validate=message is not received)[0]
 
 
 def _settle(

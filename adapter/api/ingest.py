@@ -3,9 +3,9 @@
 Order of checks, cheapest and least revealing first: API key (401/403), media type (415),
 size (413, from Content-Length and again while reading, before anything is parsed), then the
 message (400/422, `admission.admit`, run in at most ADMISSION_THREADS threads because
-validation is CPU work), then
-the job record and the broker (503 when Redis does not confirm). 202 is sent only after the
-broker accepted the task; `Content-Location: /jobs/{id}` then answers queued / done / failed.
+validation is CPU work), then the job record and its task in one MULTI (503 when Redis does
+not confirm). 202 is sent only after the broker accepted the task; `Content-Location:
+/jobs/{id}` then answers queued / done / failed.
 
 Every POST counts as received; each ends accepted or rejected{reason}.
 """
