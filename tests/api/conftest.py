@@ -19,6 +19,7 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx at i
 
 from adapter.api.app import create_app
 from adapter.settings import Settings
+from tests.support.redis_db import emptied
 
 REDIS_DB = 12
 REDIS_URL = os.environ.get("TEST_API_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
@@ -39,11 +40,8 @@ def closed_port() -> int:
 @pytest.fixture(autouse=True)
 def redis_db() -> Iterator[redis.Redis]:
     """The tests' own Redis database, empty before and after each test."""
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with emptied(REDIS_URL) as client:
+        yield client
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

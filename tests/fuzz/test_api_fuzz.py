@@ -37,6 +37,7 @@ from tests.fuzz.strategies import (
     route_of,
 )
 from tests.support.fhir_server import free_port
+from tests.support.redis_db import emptied
 from tests.support.serve import ServeProcess
 
 REDIS_DB: Final = int(os.environ.get("TEST_FUZZ_REDIS_DB", "9"))
@@ -68,12 +69,8 @@ class Tally:
 
 @pytest.fixture(scope="module")
 def fuzz_redis() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.ping()
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with emptied(REDIS_URL) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
