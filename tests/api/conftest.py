@@ -19,10 +19,10 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx at i
 
 from adapter.api.app import create_app
 from adapter.settings import Settings
-from tests.support.redis_db import emptied
+from tests.support.redis_db import emptied, redis_url_for_tests
 
 REDIS_DB = 12
-REDIS_URL = os.environ.get("TEST_API_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
+REDIS_URL = os.environ.get("TEST_API_REDIS_URL", redis_url_for_tests(REDIS_DB))
 KEY = "test-key-Aq7"
 OTHER_KEY = "second-key-Zp3"
 AUTH = {"Authorization": f"Bearer {KEY}"}

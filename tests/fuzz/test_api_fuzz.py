@@ -37,11 +37,11 @@ from tests.fuzz.strategies import (
     route_of,
 )
 from tests.support.fhir_server import free_port
-from tests.support.redis_db import emptied
+from tests.support.redis_db import emptied, redis_url_for_tests
 from tests.support.serve import ServeProcess
 
 REDIS_DB: Final = int(os.environ.get("TEST_FUZZ_REDIS_DB", "9"))
-REDIS_URL: Final = f"redis://127.0.0.1:6379/{REDIS_DB}"
+REDIS_URL: Final = redis_url_for_tests(REDIS_DB)
 EXAMPLES: Final = int(os.environ.get("HER2_FUZZ_EXAMPLES", "1000"))
 # 1 MB strings must fit under the limit; over-size bodies go past it by 1 byte to 2x.
 MAX_BODY: Final = 2 * 1024 * 1024

@@ -23,7 +23,7 @@ from adapter.queue import InterpretJob, make_celery
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port
 from tests.support.processes import WorkerProcess, wait_for
-from tests.support.redis_db import emptied
+from tests.support.redis_db import emptied, redis_url_for_tests
 
 # Our own Redis databases: the first one no other test run on this machine holds (a file lock),
 # so two runs of this suite never flush each other's queue. TEST_WORKER_REDIS_DB forces one.
@@ -43,7 +43,7 @@ def redis_url() -> Iterator[str]:
             handle.close()
             continue
         try:
-            yield f"redis://127.0.0.1:6379/{db}"
+            yield redis_url_for_tests(db)
         finally:
             handle.close()
         return

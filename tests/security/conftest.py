@@ -10,10 +10,10 @@ from typing import Final
 import pytest
 import redis
 
-from tests.support.redis_db import emptied
+from tests.support.redis_db import emptied, redis_url_for_tests
 
 REDIS_DB: Final = int(os.environ.get("TEST_SECURITY_REDIS_DB", "10"))
-REDIS_URL: Final = f"redis://127.0.0.1:6379/{REDIS_DB}"
+REDIS_URL: Final = redis_url_for_tests(REDIS_DB)
 
 
 @pytest.fixture

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 import redis
+
+# The Redis server the tests use (host:port). Another one lets two checkouts run their suites
+# at once on one machine without flushing each other's databases.
+TEST_REDIS: Final = os.environ.get("TEST_REDIS", "127.0.0.1:6379")
+
+
+def redis_url_for_tests(db: int) -> str:
+    """The URL of database `db` on the tests' Redis server."""
+    return f"redis://{TEST_REDIS}/{db}"
 
 
 @contextmanager
