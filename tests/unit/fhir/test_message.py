@@ -33,6 +33,49 @@ def test_unreadable_messages(data: bytes, message: str) -> None:
         parse_json(data)
 
 
+@pytest.mark.parametrize(
+    ("data", "expression", "within"),
+    [
+        (
+            b'{"resourceType": "Observation", "valueQuantity": null}',
+            "Observation.valueQuantity",
+            None,
+        ),
+        (
+            b'{"resourceType": "Observation", "valueCodeableConcept": {"coding": [null]}}',
+            "Observation.valueCodeableConcept.coding[0]",
+            None,
+        ),
+        (
+            b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": null}]}',
+            "Bundle.entry[0].resource",
+            None,
+        ),
+        (
+            b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+            b'{"resourceType": "Observation", "status": "final", "valueString": null}}]}',
+            "Observation.valueString",
+            "Bundle.entry[0].resource",
+        ),
+    ],
+)
+def test_json_null_is_refused_naming_the_field(
+    data: bytes, expression: str, within: str | None
+) -> None:
+    # issue 18, class 5: FHIR JSON has no null; `"valueQuantity": null` answered HTTP 500.
+    with pytest.raises(InvalidResource, match="null is not a FHIR JSON value") as caught:
+        parse_json(data)
+    assert (caught.value.expression, caught.value.within) == (expression, within)
+
+
+def test_null_beside_a_primitive_extension_array_is_fhir_json() -> None:
+    patient = parse_json(
+        b'{"resourceType": "Patient", "name": [{"given": [null, "Ann"], '
+        b'"_given": [{"extension": [{"url": "urn:x", "valueString": "x"}]}, null]}]}'
+    )
+    assert patient["name"][0]["given"] == [None, "Ann"]
+
+
 def test_numbers_stay_exact_decimals() -> None:
     assert str(parse_json('{"v": 1.990}')["v"]) == "1.990"
 
