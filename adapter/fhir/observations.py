@@ -163,11 +163,18 @@ def _read(
                 facts.append(Fact(found[0], found[1], source, recount, path, entry))
 
     role = role_of(resource, mappings, "Observation")
-    if not (role == "ish-panel" and "component" in resource and not _has_value(resource)):
+    components = [
+        (f"Observation.component[{index}]", component)
+        for index, component in enumerate(resource.get("component") or ())
+    ]
+    roles = [(path, c, role_of(c, mappings, path)) for path, c in components]
+    # Without a value of its own, an Observation whose components or members carry the HER2
+    # results is their container (a 74885-5 panel, a ratio Observation holding the averages:
+    # contract 1.2); any other HER2 result without a value is refused by the value reader.
+    holds = any(r for _, _, r in roles) or bool(resource.get("hasMember"))
+    if not (holds and not _has_value(resource) and "dataAbsentReason" not in resource):
         read(resource, "Observation", role)
-    for index, component in enumerate(resource.get("component") or ()):
-        path = f"Observation.component[{index}]"
-        component_role = role_of(component, mappings, path)
+    for path, component, component_role in roles:
         if component_role is not None:
             read(component, path, component_role)
         elif role == "ihc-score":

@@ -9,11 +9,13 @@ Answers are matched by code through `mappings/`, then by whole text; never by di
 from __future__ import annotations
 
 import enum
+import json
 import re
 from decimal import Decimal, localcontext
 from typing import Any, Final
 
 from adapter.errors import UnreadableValue
+from adapter.fhir.ihc_text import ScoreText, Unclear, read_score_text
 from adapter.fhir.validation import VALUE_FIELDS
 from adapter.interpretation.model import (
     FAILED,
@@ -70,7 +72,10 @@ STATUSES: Final = {
     "status-equivocal": ReportedStatus.EQUIVOCAL,
 }
 SUBCLASSES: Final = {"subclass-null": IhcSubclass.NULL, "subclass-ultralow": IhcSubclass.ULTRALOW}
+IHC_KINDS: Final = frozenset({"ihc-answer", "failed"})
 LARGEST_DOUBLE: Final = Decimal("1.7976931348623157e308")
+MAX_EXPONENT: Final = 30
+MAX_DIGITS: Final = 40
 # dataAbsentReason codes that mean the test was not done: absent, not failed (contract 1.2).
 NOT_DONE: Final = frozenset({"not-performed", "not-asked", "asked-declined"})
 # UCUM syntax, not terminology. Contract 1.2 lists the units of "ISH numbers" together, without
@@ -120,11 +125,17 @@ def value_field(holder: dict[str, Any]) -> tuple[str, Any] | None:
     return next(((name, holder[name]) for name in VALUE_FIELDS if name in holder), None)
 
 
-def absent_value(holder: dict[str, Any]) -> FailedTest | None:
-    """For a holder without a value: FAILED for a `dataAbsentReason` meaning failure, else None."""
+def absent_value(holder: dict[str, Any], path: str) -> FailedTest | None:
+    """For a holder without a value: FAILED for a `dataAbsentReason` meaning failure, None for
+    one meaning the test was not done (contract 1.2). A HER2 result with neither a value nor a
+    reason is refused: reading it as "not done" would decide the case without it."""
     reason = holder.get("dataAbsentReason")
     if not isinstance(reason, dict):
-        return None
+        raise UnreadableValue(
+            "no value and no dataAbsentReason: send the result's value[x], or a "
+            "dataAbsentReason saying why there is none",
+            expression=f"{path}.value[x]",
+        )
     codes = {c.get("code") for c in reason.get("coding") or () if isinstance(c, dict)}
     return None if codes & NOT_DONE else FAILED
 
@@ -159,33 +170,82 @@ def _describe(field: str, value: Any) -> str:
 
 
 def read_ihc(holder: dict[str, Any], path: str, mappings: Mappings) -> IhcValue | FailedTest | None:
-    """An IHC score, unscored answer or failed test; None when the test was not done."""
+    """An IHC score, unscored answer or failed test; None when the test was not done.
+
+    Codes first, then a whole text form of `mappings/` ("positive", "unscorable"), then the
+    score grammar of `ihc_text` ("Score 0 (ultralow)", "HER2 Positive (3+)"); the text of a coded
+    IHC 0 may add its sub-class. Anything else is refused naming the field.
+    """
     found = value_field(holder)
     if found is None:
-        return absent_value(holder)
+        return absent_value(holder, path)
     field, value = found
-    kinds = frozenset({"ihc-answer", "failed"})
-    try:
-        concept: str | None = None
-        if field == "valueCodeableConcept":
-            concept = _concept(value, kinds, mappings)
-        elif field == "valueString":
-            concept = _text_concept(value, kinds, mappings)
-        elif field == "valueInteger" and 0 <= value <= 3:
-            concept = ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[value]
-        elif field == "valueQuantity" and not (value.get("unit") or value.get("code")):
-            # A unitless quantity 0-3 is seen as an IHC score in feeds (fhir-samples README).
-            number = value.get("value")
-            if number in (0, 1, 2, 3) and "comparator" not in value:
-                concept = ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[int(number)]
-    except ValueError as error:
-        raise UnreadableValue(f"IHC value {error}", expression=f"{path}.{field}") from error
+    where = f"{path}.{field}"
+    concept: str | None = None
+    if field == "valueCodeableConcept":
+        concept = _coded_ihc(value, where, mappings)
+    elif field == "valueString":
+        concept = _text_concept(value, IHC_KINDS, mappings) or _score_concept(value, where)
+    elif field == "valueInteger":
+        concept = _integer_score(value, where)
+    elif field == "valueQuantity" and not (value.get("unit") or value.get("code")):
+        # A unitless quantity 0-3 is seen as an IHC score in feeds (fhir-samples README).
+        number = value.get("value")
+        if _is_number(number) and number in (0, 1, 2, 3) and "comparator" not in value:
+            concept = ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[int(number)]
     if concept is None:
         raise UnreadableValue(
-            f"{_describe(field, value)} is not a known IHC score or answer",
-            expression=f"{path}.{field}",
+            f"{_describe(field, value)} is not a known IHC score or answer", expression=where
         )
     return FAILED if concept == "failed" else IHC_VALUES[concept]
+
+
+def _coded_ihc(cc: dict[str, Any], where: str, mappings: Mappings) -> str | None:
+    """A coded IHC answer; its text may state an IHC 0's sub-class, never another score."""
+    try:
+        concept = _concept(cc, IHC_KINDS, mappings)
+    except ValueError as error:
+        raise UnreadableValue(f"IHC value {error}", expression=where) from error
+    text = cc.get("text")
+    if not isinstance(text, str):
+        return concept
+    if concept is None:
+        return _score_concept(text, where)
+    stated = read_score_text(text)
+    if isinstance(stated, ScoreText) and concept.startswith("ihc-"):
+        coded = concept.removeprefix("ihc-").split("-")[0]
+        if stated.score != coded:
+            raise UnreadableValue(
+                f"its code says IHC {coded} but its text {text!r} says {stated.score}",
+                expression=where,
+            )
+        if coded == "0" and stated.subclass is not None:
+            return stated.concept
+    return concept
+
+
+def _score_concept(text: str, where: str) -> str | None:
+    stated = read_score_text(text)
+    if isinstance(stated, Unclear):
+        raise UnreadableValue(stated.reason, expression=where)
+    return stated.concept if stated is not None else None
+
+
+def _integer_score(value: Any, where: str) -> str | None:
+    # JSON true is not 1: a boolean is never a score (Python's bool is an int).
+    if type(value) is not int:
+        raise UnreadableValue(f"{_json_text(value)} is not an integer", expression=where)
+    return ("ihc-0", "ihc-1+", "ihc-2+", "ihc-3+")[value] if 0 <= value <= 3 else None
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number as parse_json gives it: int or Decimal, never a boolean."""
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value as the sender wrote it (true, not True)."""
+    return json.dumps(value) if isinstance(value, bool | str) else str(value)
 
 
 def read_subclass(holder: dict[str, Any], mappings: Mappings) -> IhcSubclass | None:
@@ -218,7 +278,7 @@ def read_ish(
     failed_measure = Measure.CALL if role in ("ish-result", "ish-panel") else measure
     found = value_field(holder)
     if found is None:
-        failed = absent_value(holder)
+        failed = absent_value(holder, path)
         return (failed_measure, failed) if failed else None
     field, value = found
     where = f"{path}.{field}"
@@ -230,7 +290,7 @@ def read_ish(
         except ValueError as error:
             raise UnreadableValue(f"ISH value {error}", expression=where) from error
     elif field == "valueString":
-        number = number_from_text(value)
+        number = number_from_text(value, where)
         if number is not None:
             return measure, number
         concept = _text_concept(value, kinds, mappings)
@@ -264,28 +324,45 @@ def read_reported_status(holder: dict[str, Any], mappings: Mappings) -> Reported
     return STATUSES.get(concept) if concept else None
 
 
-def number_from_text(text: str) -> Number | None:
-    """ "2.2", "> 2.2", "greater than 2.2", "<= 2.0" -> Number; None when not a number."""
+def number_from_text(text: str, where: str) -> Number | None:
+    """ "2.2", "> 2.2", "<2.0", "greater than 2.2" -> Number; None when not a number.
+
+    Raises UnreadableValue for a number no count or ratio can be (`plausible`)."""
     match = _NUMBER_TEXT.match(" ".join(text.split()).lower())
     if match is None:
         return None
     bound = match.group("bound")
-    return Number(Decimal(match.group("number")), _BOUND_WORDS[bound] if bound else None)
+    number = plausible(Decimal(match.group("number")), where)
+    return Number(number, _BOUND_WORDS[bound] if bound else None)
 
 
 def _decimal(value: Any, where: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
-        raise UnreadableValue(f"{value!r} is not a number", expression=where)
+    if not isinstance(value, float) and not _is_number(value):
+        raise UnreadableValue(f"{_json_text(value)} is not a number", expression=where)
     # A float only arrives from a caller that skipped parse_json; repr() is the shortest text
     # that reads back to it, i.e. what the JSON said.
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    # JSON has no NaN or Infinity; a literal past the range of a double (1e999) is what other
-    # parsers read as Infinity, so it is not a finite number either.
+    return plausible(number, where)
+
+
+def plausible(number: Decimal, where: str) -> Decimal:
+    """A reported count or ratio as it will be compared; raises UnreadableValue otherwise.
+
+    JSON has no NaN or Infinity, and a literal past the range of a double (1e999) is what
+    other parsers read as Infinity, so it is not a finite number either. No count or ratio is
+    written with an exponent beyond +-MAX_EXPONENT or MAX_DIGITS digits, and exact arithmetic
+    on one (1e-999999999) would cost minutes. -0 is 0.
+    """
     if not number.is_finite() or abs(number) > LARGEST_DOUBLE:
-        raise UnreadableValue(f"{value} is not a finite number", expression=where)
+        raise UnreadableValue(f"{number} is not a finite number", expression=where)
     if number < 0:
-        raise UnreadableValue(f"{value} is negative: a count or ratio cannot be", expression=where)
-    return number
+        raise UnreadableValue(f"{number} is negative: a count or ratio cannot be", expression=where)
+    _, digits, exponent = number.as_tuple()
+    magnitude = number.adjusted() if number else exponent
+    assert isinstance(magnitude, int)  # a finite Decimal's exponent is an int
+    if abs(magnitude) > MAX_EXPONENT or len(digits) > MAX_DIGITS:
+        raise UnreadableValue(f"{number} is not a plausible count or ratio", expression=where)
+    return number.copy_abs() if number.is_zero() else number
 
 
 def _comparator(quantity: dict[str, Any], where: str) -> Comparator | None:
@@ -312,6 +389,8 @@ def _check_unit(quantity: dict[str, Any], where: str, measure: Measure) -> None:
 def read_number(field: str, value: Any, where: str, measure: Measure) -> Number:
     """A Quantity, Ratio or integer value as an exact, possibly bounded, Number."""
     if field == "valueInteger":
+        if type(value) is not int:
+            raise UnreadableValue(f"{_json_text(value)} is not an integer", expression=where)
         return Number(_decimal(value, where))
     if field == "valueQuantity":
         _check_unit(value, where, measure)

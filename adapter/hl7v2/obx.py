@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from adapter.fhir.ihc_text import read_score_text
 from adapter.hl7v2.coded import codings, component_text
 from adapter.hl7v2.codes import CAP_ECC, IGNORED_STATUSES, LOINC, V2Codes
 from adapter.hl7v2.errors import DATA_TYPE_ERROR, V2BadValue, V2Location
@@ -28,9 +29,6 @@ TEXT_TYPES: Final = frozenset({"TX", "ST", "FT"})
 CODED_TYPES: Final = frozenset({"CWE", "CE", "CNE", "CF"})
 NUMBER_ROLES: Final = frozenset({"ish-ratio", "ish-her2-average", "ish-cep17-average"})
 WITHDRAWN: Final = "entered-in-error"
-# One IHC score token: 0, 1+, 2+, 3+ standing alone ("HER2" or "10%" hold none).
-SCORE_TOKEN: Final = re.compile(r"(?<![\w.+/,])(?:[0-3]\+|0)(?![\w.+/%]|,\d)")
-_SCORE_LIKE: Final = re.compile(r"\d\s*\+")  # "4+", "1+ to 2+": meant as a score, not one
 _LABEL_LINE: Final = re.compile(r"^(?P<label>[^:=\n]{1,80}?)\s*[:=]\s*(?P<value>[^\n]+)$")
 
 
@@ -77,9 +75,11 @@ def _her2_result(parsed: ParsedMessage, obx: PlacedObx, codes: V2Codes) -> Her2O
     if status in IGNORED_STATUSES:
         return None
     value_type = parsed.value(segment, 2).upper()
-    value = parsed.value(segment, 5)
-    if not value and parsed.repetitions(segment, 5) <= 1 and status != WITHDRAWN:
+    # "Any OBX with an empty OBX-5 is ignored" (contract 3) means empty in every component:
+    # `^6.01` is an SN whose comparator is empty, a value, never a reason to skip the result.
+    if parsed.is_empty(segment, 5) and status != WITHDRAWN:
         return None
+    value = parsed.text(segment, 5) if value_type in TEXT_TYPES else parsed.value(segment, 5)
     obx3 = tuple(codings(parsed, segment, 3, codes))
     role, pattern, label, text_value = _recognise(parsed, obx, obx3, value_type, value, codes)
     if role is None:
@@ -143,30 +143,13 @@ def _label_role(code: str, kind: str, obx: PlacedObx, value: str, codes: V2Codes
 def role_by_value(value: str, codes: V2Codes) -> str:
     """`HER2` / `HER2 Result` / `Interpretation` lines: a score is IHC, "amplified" / "not
     amplified" is ISH, a bare positive / negative / equivocal a status reported earlier."""
-    if len(SCORE_TOKEN.findall(value)) == 1:
+    stated = read_score_text(value)
+    if stated is not None:
+        # A score, or meant as one but not one ("4+", "1+ to 2+"): an IHC value, which the
+        # reader reads or refuses (AE) by the same grammar as a FHIR text.
         return "ihc-score"
     kinds = {t.kind for t in codes.answer_text_targets(value)}
     if "ish-answer" in kinds and "ihc-answer" not in kinds:
         return "ish-result"
-    if "status" in kinds:
-        return "reported-status"
-    # Meant as a score but not one ("4+", "1+ to 2+"): an IHC value the reader rejects. Any
-    # other text ("see comment") is a reported status not understood: skipped with a warning.
-    return "ihc-score" if _SCORE_LIKE.search(value) else "reported-status"
-
-
-def score_concept(text: str) -> str | None:
-    """The IHC concept of a text holding exactly one score token ("HER2 Positive (3+)" ->
-    ihc-3+), with the IHC 0 sub-class words of contract 1.2; None otherwise."""
-    tokens = SCORE_TOKEN.findall(text)
-    if len(tokens) != 1:
-        return None
-    token = tokens[0]
-    if token != "0":
-        return f"ihc-{token}"
-    lowered = text.lower()
-    if "ultralow" in lowered or "ultra-low" in lowered:
-        return "ihc-0-ultralow"
-    if re.search(r"\bnull\b", lowered):
-        return "ihc-0-null"
-    return "ihc-0"
+    # Any other text ("see comment") is a reported status, skipped with a warning if unknown.
+    return "reported-status"

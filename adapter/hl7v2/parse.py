@@ -89,6 +89,8 @@ class ParsedMessage:
     def __init__(self, message: Any) -> None:
         self.message = message
         self.charset = "utf-8"
+        # python-hl7's separators: segment, field, repetition, component, subcomponent.
+        self._delimiters = str.maketrans("", "", str(message.separators)[2:])
         self.undecoded_at: V2Location | None = None  # first field with undecodable bytes
         self.segments: list[tuple[str, int, Any]] = []  # (name, index among that name, segment)
         counts: dict[str, int] = {}
@@ -108,6 +110,20 @@ class ParsedMessage:
             return raw  # the delimiters themselves are never escaped
         text = self.message.unescape(raw, app_map=_APP_ESCAPES) if raw else raw
         # \X0D\\X0A\ and \.br\ both mean a line break: one form for the text we keep.
+        return str(text).replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    def is_empty(self, segment: Any, field: int) -> bool:
+        """True when a field holds nothing in any repetition, component or subcomponent:
+        `^6.01` (an SN with an empty comparator) is not empty though its first component is."""
+        raw = self.raw(segment, field)
+        return not raw.translate(self._delimiters).strip()
+
+    def text(self, segment: Any, field: int) -> str:
+        """A whole text field (ST, TX, FT) unescaped, its components kept as written: senders
+        put unescaped `^` and `&` in text, and reading only the first component would drop the
+        rest of it."""
+        raw = self.raw(segment, field)
+        text = self.message.unescape(raw, app_map=_APP_ESCAPES) if raw else raw
         return str(text).replace("\r\n", "\n").replace("\r", "\n").strip()
 
     def raw(self, segment: Any, field: int) -> str:

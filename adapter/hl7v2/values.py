@@ -1,11 +1,12 @@
 """OBX-5 by OBX-2 -> the FHIR value[x] of an input Observation (HL7 v2-to-FHIR, OBX).
 
-NM -> valueQuantity (an NM holding "2+" is kept as that text: real feeds send it); SN ->
-valueQuantity with its comparator (`<^1.8`, `>=^6`, `^2.3`), or valueRatio for `^1^:^2`;
-ST/TX/FT -> valueString; CWE/CE -> valueCodeableConcept with the original codings and, where a
-v2 answer maps (CAP keys, v2 text rules), the answer coding the FHIR reader knows placed first.
-The value is never judged here: the FHIR reader reads it, and what it cannot read stays
-unreadable (then the reading is translated back to this OBX's location).
+NM -> valueQuantity (an NM holding "2+" is kept as that text: real feeds send it); SN (and an NM
+written with components) -> valueQuantity with its comparator (`<^1.8`, `>=^6`, `^2.3`,
+`=^2.3`), or valueRatio for `^1^:^2`; ST/TX/FT -> valueString (the whole field); CWE/CE ->
+valueCodeableConcept with the original codings and, for a CAP checklist answer, the answer coding
+the FHIR reader knows placed first. The value is never judged here: the FHIR reader reads it by
+the same rules as a FHIR message's (one set of value rules for both doors), and what it cannot
+read stays unreadable (then the reading is translated back to this OBX's location).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from adapter.hl7v2.coded import codeable_concept
 from adapter.hl7v2.codes import CAP_ECC, V2Codes
-from adapter.hl7v2.obx import CODED_TYPES, Her2Obx, score_concept
+from adapter.hl7v2.obx import CODED_TYPES, Her2Obx
 from adapter.hl7v2.parse import ParsedMessage
 
 Json = dict[str, Any]
@@ -28,18 +29,20 @@ def observation_value(parsed: ParsedMessage, result: Her2Obx, codes: V2Codes) ->
     """The value[x] (or dataAbsentReason) fields of the Observation for one HER2 OBX."""
     segment = result.placed.segment
     if result.text_value is not None:
-        return _text(result.text_value, result.role, codes)
+        return {"valueString": result.text_value}
     kind = result.value_type
     if kind in CODED_TYPES:
-        return _coded(parsed, segment, result.role, codes)
-    if kind == "NM":
+        return _coded(parsed, segment, codes)
+    if kind in ("NM", "SN"):
+        # An NM written with components (`^6.01`, `>^6`) is a structured number sent under
+        # the wrong type: read as the SN it is, never dropped (an NM "2+" stays that text).
+        if kind == "SN" or parsed.value(segment, 5, 1, 2):
+            return _structured_numeric(parsed, segment)
         number = _decimal(parsed.value(segment, 5))
         if number is not None:
             return {"valueQuantity": _quantity(parsed, segment, number)}
-    elif kind == "SN":
-        return _structured_numeric(parsed, segment, result.role, codes)
-    text = parsed.value(segment, 5)
-    return _text(text, result.role, codes) if text else {}
+    text = parsed.text(segment, 5)
+    return {"valueString": text} if text else {}
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -61,7 +64,8 @@ def _quantity(parsed: ParsedMessage, segment: Any, number: Decimal) -> Json:
     return quantity
 
 
-def _structured_numeric(parsed: ParsedMessage, segment: Any, role: str, codes: V2Codes) -> Json:
+def _structured_numeric(parsed: ParsedMessage, segment: Any) -> Json:
+    """SN: comparator ^ number [^ separator ^ number]; `^2.3` and `=^2.3` are 2.3."""
     comparator, first, separator, second = (parsed.value(segment, 5, 1, n) for n in (1, 2, 3, 4))
     number = _decimal(first)
     if number is not None and not second and not separator:
@@ -80,21 +84,13 @@ def _structured_numeric(parsed: ParsedMessage, segment: Any, role: str, codes: V
                 "denominator": {"value": denominator},
             }
         }
-    # "<>", ranges and anything else: kept as written; the reader decides whether it reads.
-    text = "".join((comparator, first, separator, second))
-    return _text(text, role, codes) if text else {}
+    # "<>", ranges and anything else: kept as written; the reader refuses it as a number.
+    return {"valueString": "".join((comparator, first, separator, second))}
 
 
-def _text(text: str, role: str, codes: V2Codes) -> Json:
-    """valueString, unless only the v2 score rule reads it: then the answer it means."""
-    if role == "ihc-score" and not codes.answer_text_targets(text):
-        concept = score_concept(text)
-        if concept is not None:
-            return _answer(concept, None, text, codes)
-    return {"valueString": text}
-
-
-def _coded(parsed: ParsedMessage, segment: Any, role: str, codes: V2Codes) -> Json:
+def _coded(parsed: ParsedMessage, segment: Any, codes: V2Codes) -> Json:
+    """CWE/CE: the codings and text as sent; a CAP checklist answer gets the answer coding the
+    FHIR reader knows placed first (the FHIR reader reads everything else itself)."""
     concept = codeable_concept(parsed, segment, 5, codes)
     if concept is None:
         return {}
@@ -104,22 +100,7 @@ def _coded(parsed: ParsedMessage, segment: Any, role: str, codes: V2Codes) -> Js
         answers = [t.code for t in codes.cap_targets(coding["code"]) if t.kind != "role"]
         if answers:
             return _answer(answers[0], concept, concept.get("text"), codes)
-    text = concept.get("text")
-    if role == "ihc-score" and isinstance(text, str) and not _known(concept, codes):
-        found = score_concept(text)
-        if found is not None:
-            return _answer(found, concept, text, codes)
     return {"valueCodeableConcept": concept}
-
-
-def _known(concept: Json, codes: V2Codes) -> bool:
-    """True when the FHIR reader already reads the concept (a mapped coding or text form)."""
-    mapped = any(
-        codes.mappings.code_targets("answer", c.get("system"), c.get("code"))
-        for c in concept.get("coding", ())
-    )
-    text = concept.get("text")
-    return mapped or (isinstance(text, str) and bool(codes.answer_text_targets(text)))
 
 
 def _answer(concept: str, original: Json | None, text: str | None, codes: V2Codes) -> Json:

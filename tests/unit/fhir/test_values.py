@@ -26,6 +26,7 @@ from tests.builders import (
     LOINC,
     SCT,
     component,
+    her2_bundle,
     ihc_observation,
     ish_observation,
     observation,
@@ -61,6 +62,16 @@ def test_ihc_loinc_answer_codes_read_as_scores(score: str, expected: IhcScore) -
         ("1+", IhcValue(IhcScore.ONE)),
         ("0 (ultralow)", IhcValue(IhcScore.ZERO, IhcSubclass.ULTRALOW)),
         ("0 null", IhcValue(IhcScore.ZERO, IhcSubclass.NULL)),
+        # issue 18, class 2: a prefix and a sub-class together (contract 1.2 allows both)
+        ("Score 0 (ultralow)", IhcValue(IhcScore.ZERO, IhcSubclass.ULTRALOW)),
+        ("Score 0 null", IhcValue(IhcScore.ZERO, IhcSubclass.NULL)),
+        ("IHC 0 null", IhcValue(IhcScore.ZERO, IhcSubclass.NULL)),
+        ("IHC 0 (ultra-low)", IhcValue(IhcScore.ZERO, IhcSubclass.ULTRALOW)),
+        ("0-null", IhcValue(IhcScore.ZERO, IhcSubclass.NULL)),
+        # the v2 contract's score texts, read alike in both doors (hl7v2-contract.md 3)
+        ("Negative (Score 1+)", IhcValue(IhcScore.ONE)),
+        ("HER2 Positive (3+)", IhcValue(IhcScore.THREE)),
+        ("2+ (equivocal)", IhcValue(IhcScore.TWO)),
     ],
 )
 def test_ihc_text_forms_read_in_concept_text_and_value_string(
@@ -68,6 +79,92 @@ def test_ihc_text_forms_read_in_concept_text_and_value_string(
 ) -> None:
     assert ihc_of(ihc_observation(valueCodeableConcept={"text": text})) == expected
     assert ihc_of(ihc_observation(valueString=text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("1+ to 2+", "more than one IHC score"),
+        ("0/1+", "not an IHC score"),
+        ("4+", "not an IHC score"),
+        ("Positive (Score 1+)", "contradict"),
+        ("not 3+", "negation"),
+        ("1+ (ultralow)", "sub-class"),
+        ("0 null ultralow", "sub-class"),
+    ],
+)
+def test_ihc_text_that_says_more_than_one_thing_is_refused(text: str, why: str) -> None:
+    for resource, field in (
+        (ihc_observation(valueString=text), "valueString"),
+        (ihc_observation(valueCodeableConcept={"text": text}), "valueCodeableConcept"),
+    ):
+        with pytest.raises(UnreadableValue, match=why) as caught:
+            read_message(resource, default_mappings())
+        assert caught.value.expression == f"Observation.{field}"
+
+
+def test_a_coded_ihc_0_takes_its_sub_class_from_its_text_and_refuses_another_score() -> None:
+    coded_zero = {"coding": [{"system": LOINC, "code": "LA6111-4"}]}
+    assert ihc_of(
+        ihc_observation(valueCodeableConcept={**coded_zero, "text": "0 (ultralow)"})
+    ) == IhcValue(IhcScore.ZERO, IhcSubclass.ULTRALOW)
+    with pytest.raises(UnreadableValue, match="its code says IHC 0 but its text '2\\+'"):
+        read_message(
+            ihc_observation(valueCodeableConcept={**coded_zero, "text": "2+"}), default_mappings()
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(True, "true"), (False, "false"), ("2", '"2"'), (Decimal("2.0"), "2.0")]
+)
+def test_a_boolean_string_or_fraction_is_never_an_integer_score(value: Any, shown: str) -> None:
+    # issue 18, class 6: Python's bool is an int, and `true` was read as IHC 1+.
+    for resource, where in (
+        (ihc_observation(valueInteger=value), "Observation.valueInteger"),
+        (ish_observation(valueInteger=value), "Observation.valueInteger"),
+    ):
+        with pytest.raises(UnreadableValue, match=f"{shown} is not an integer") as caught:
+            read_message(resource, default_mappings())
+        assert caught.value.expression == where
+
+
+def test_a_boolean_is_never_a_unitless_ihc_quantity_or_an_ish_number() -> None:
+    with pytest.raises(UnreadableValue):
+        read_message(ihc_observation(valueQuantity={"value": True}), default_mappings())
+    with pytest.raises(UnreadableValue) as caught:  # refused by the R4B model already
+        read_message(ish_observation(valueQuantity={"value": True}), default_mappings())
+    assert caught.value.expression == "Observation.valueQuantity.value"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (Decimal("1e-400"), "not a plausible"),
+        (Decimal("1E+31"), "not a plausible"),
+        (10**400, "not a finite number"),
+        (Decimal("-0.5"), "negative"),
+    ],
+)
+def test_numbers_no_count_or_ratio_can_be_are_refused(value: Any, why: str) -> None:
+    with pytest.raises(UnreadableValue, match=why):
+        read_message(ish_observation(valueQuantity={"value": value}), default_mappings())
+
+
+def test_minus_zero_is_zero() -> None:
+    count = one_case(ish_observation(valueQuantity={"value": Decimal("-0.0")})).findings
+    assert str(count.first_count.ratio[0].value) == "0.0"
+
+
+def test_a_her2_result_without_value_or_absent_reason_is_refused() -> None:
+    # Reading it as "not done" would decide the case without a result that was sent.
+    with pytest.raises(UnreadableValue, match="no value and no dataAbsentReason") as caught:
+        read_message(
+            her2_bundle(ihc_observation("2+"), ish_observation(id="ratio")), default_mappings()
+        )
+    assert (caught.value.within, caught.value.expression) == (
+        "Bundle.entry[1].resource",
+        "Observation.value[x]",
+    )
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3])

@@ -308,3 +308,61 @@ def test_ihc_text_without_exactly_one_score_token_is_unreadable(
 ) -> None:
     with pytest.raises(V2BadValue):
         read_v2_message(oru(f"OBX|1|ST|HER2 IHC||{text}||||||F"), mappings)
+
+
+# --- issue 18: a structured number is never an empty OBX-5 --------------------------------
+
+
+@pytest.mark.parametrize(
+    "obx",
+    [
+        "OBX|2|SN|74860-8^HER2 signals per cell^LN||^6.01||||||F",  # SN, empty comparator
+        "OBX|2|SN|74860-8^HER2 signals per cell^LN||=^6.01||||||F",  # SN, "="
+        "OBX|2|NM|74860-8^HER2 signals per cell^LN||^6.01||||||F",  # an NM written as SN
+    ],
+)
+def test_a_number_after_an_empty_or_equal_comparator_is_read_not_dropped(
+    mappings: Mappings, obx: str
+) -> None:
+    # Single-probe average 6.01 >= 6.0 is Positive whatever the IHC (ASCO/CAP 2018, Figure 2);
+    # dropping it left IHC 0 alone: Negative.
+    result = interpret_v2(oru(ihc_loinc("0"), obx), mappings)
+    assert statuses(result) == ["Positive HER2-positive"]
+    assert "HER2 6.01 per cell" in result.cases[0].interpretation.readings[0]
+
+
+def test_an_nm_with_a_bound_in_components_keeps_the_bound(mappings: Mappings) -> None:
+    # ">^6" on an NM: a bounded average, as the SN it was meant to be.
+    result = interpret_v2(
+        oru(ihc_loinc("2+"), "OBX|2|NM|74860-8^HER2 signals per cell^LN||>^6||||||F"), mappings
+    )
+    assert "> 6" in " ".join(result.cases[0].interpretation.facts)
+
+
+def test_an_obx_empty_in_every_component_is_ignored(mappings: Mappings) -> None:
+    result = interpret_v2(
+        oru(ihc_loinc("1+"), "OBX|2|SN|74860-8^HER2 signals per cell^LN||^||||||F"), mappings
+    )
+    assert statuses(result) == ["Negative HER2-low"]
+
+
+def test_text_with_unescaped_component_separators_is_read_whole(mappings: Mappings) -> None:
+    # Senders put unescaped "^" in TX; reading only "Score 1+" would drop the second score.
+    with pytest.raises(V2BadValue) as caught:
+        read_v2_message(oru("OBX|1|TX|85319-2^HER2 IHC^LN||Score 1+^ to 2+||||||F"), mappings)
+    assert str(caught.value.location) == "OBX[1]-5"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Score 0 (ultralow)", "Negative HER2-ultralow"),
+        ("IHC 0 null", "Negative HER2-null"),
+        ("HER2 Positive (3+)", "Positive HER2-positive"),
+        ("Negative (Score 1+)", "Negative HER2-low"),
+    ],
+)
+def test_score_text_reads_as_the_fhir_door_reads_it(
+    mappings: Mappings, text: str, expected: str
+) -> None:
+    assert statuses(interpret_v2(oru(ihc_loinc(text)), mappings)) == [expected]
