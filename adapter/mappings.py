@@ -108,14 +108,19 @@ class Mappings:
     concepts: Mapping[str, Target]  # our CodeSystem: code -> concept (kind, display)
     by_code: Mapping[tuple[str, str, str], tuple[Target, ...]]  # (concern, system, code)
     by_text: Mapping[tuple[str, str], tuple[Target, ...]]  # (concern, normalised text)
+    # (concern, system): what any code of that system not listed means (group.unmapped fixed)
+    by_system: Mapping[tuple[str, str], tuple[Target, ...]]
 
     def code_targets(
         self, concern: str, system: str | None, code: str | None
     ) -> tuple[Target, ...]:
-        """Every target of (system, code) in a concern; empty when unmapped."""
+        """Every target of (system, code) in a concern; the system's `unmapped` target for a
+        code not listed; empty when neither is given."""
         if not system or not code:
             return ()
-        return self.by_code.get((concern, system, code), ())
+        return self.by_code.get((concern, system, code)) or self.by_system.get(
+            (concern, system), ()
+        )
 
     def text_targets(self, concern: str, text: str | None) -> tuple[Target, ...]:
         """Every target of a text form in a concern (matched whole after `normalise_text`)."""
@@ -153,9 +158,12 @@ def load_mappings(directory: Path) -> Mappings:
     concepts = _read_codesystem(directory / CODESYSTEM_FILE)
     by_code: dict[tuple[str, str, str], tuple[Target, ...]] = {}
     by_text: dict[tuple[str, str], tuple[Target, ...]] = {}
+    by_system: dict[tuple[str, str], tuple[Target, ...]] = {}
     for name, concern in REGISTRY.items():
         where = f"mappings/{name}"
         cmap = _validated(where, _read_json(directory / name, where), ConceptMap)
+        for system, target, entry in _unmapped(where, cmap, concern, concepts):
+            _put(by_system, (concern.name, system), (target,), entry)
         for key_system, key_code, targets, entry in _entries(where, cmap, concern, concepts):
             table_key = (concern.name, key_system, key_code)
             if key_system == TEXT_SYSTEM:
@@ -170,7 +178,10 @@ def load_mappings(directory: Path) -> Mappings:
             f"mappings/outbound-status.conceptmap.json: no entry for {sorted(missing)}"
         )
     return Mappings(
-        MappingProxyType(concepts), MappingProxyType(by_code), MappingProxyType(by_text)
+        MappingProxyType(concepts),
+        MappingProxyType(by_code),
+        MappingProxyType(by_text),
+        MappingProxyType(by_system),
     )
 
 
@@ -260,6 +271,21 @@ def _entries(
             yield group.source, element.code, targets, entry
 
 
+def _unmapped(
+    where: str, cmap: ConceptMap, concern: Concern, concepts: Mapping[str, Target]
+) -> Iterable[tuple[str, Target, str]]:
+    """Yield (source system, target, entry) for each group saying what its other codes mean
+    (`unmapped.mode` fixed): every code of v2 table 0487 is a specimen kind, never an organ."""
+    for g_index, group in enumerate(cmap.group or ()):
+        unmapped = group.unmapped
+        if unmapped is None or not group.source:
+            continue
+        entry = f"{where}: group[{g_index}].unmapped"
+        if unmapped.mode != "fixed" or not unmapped.code:
+            raise MappingError(f"{entry}: only mode 'fixed' with a code is supported")
+        yield group.source, _target(entry, group.target, unmapped, concern, concepts), entry
+
+
 def _target(
     entry: str, system: str | None, target: Any, concern: Concern, concepts: Mapping[str, Target]
 ) -> Target:
@@ -276,5 +302,6 @@ def _target(
         raise MappingError(
             f"{entry}: target code {target.code!r} is a {concept.kind}, not allowed here"
         )
-    organ = next((p.value for p in target.product or () if p.property == ORGAN_PROPERTY), None)
+    products = getattr(target, "product", None) or ()  # an `unmapped` has none
+    organ = next((p.value for p in products if p.property == ORGAN_PROPERTY), None)
     return Target(concept.code, concept.kind, display=concept.display, organ=organ)

@@ -1,9 +1,10 @@
 """The tumour site of a case (contract 1.4): which rule set applies.
 
 Read from `Observation.bodySite`, else the case's Specimen (`collection.bodySite`, then
-`type`), by SNOMED CT code or organ name. A generic specimen kind ("Tissue", v2-0487 TISS)
-names no site; a body site the maps do not know still names an organ, so it is "other".
-Nothing named: breast, assumed (flag `site-assumed`).
+`type`), by SNOMED CT code or organ name. A generic specimen kind ("Tissue", v2-0487 TISS,
+"core needle biopsy") names no site; any other organ, known to the maps or not, is "other".
+Only where nothing names an organ is breast assumed (flag `site-assumed`): assuming breast for a
+bladder applies the wrong guideline table (issue 18).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ GROUPS: Final = {
     "site-other": SiteGroup.OTHER,
 }
 NO_SITE: Final = "site-none"
+SNOMED: Final = "http://snomed.info/sct"
 
 
 def case_site(
@@ -44,7 +46,12 @@ def case_site(
 
 
 def site_of(concept: Any, mappings: Mappings, *, is_body_site: bool) -> TumourSite | None:
-    """The site a CodeableConcept names, or None when it names none."""
+    """The site a CodeableConcept names, or None when it names none.
+
+    A body site names a site whatever it holds. A specimen type names one by a SNOMED CT code
+    or by a name (text, or a coding's display) that is not only specimen words ("Core needle
+    biopsy"): "Urinary bladder" is an organ, so the case is "other", never breast assumed.
+    """
     if not isinstance(concept, dict):
         return None
     codings = [c for c in concept.get("coding") or () if isinstance(c, dict)]
@@ -63,21 +70,33 @@ def site_of(concept: Any, mappings: Mappings, *, is_body_site: bool) -> TumourSi
             return _site(target, text)
     # An organ named inside longer text: "left breast, core biopsy". Displays count here: a
     # site is not a result, and "Left breast structure" is as good a name as any text.
-    words = [
-        normalise_text(t)
-        for t in (text, *(c.get("display") for c in codings))
-        if isinstance(t, str)
-    ]
+    names = [t for t in (text, *(c.get("display") for c in codings)) if isinstance(t, str)]
+    words = [normalise_text(t) for t in names]
     for form, targets in sorted(mappings.text_forms("site"), key=lambda item: -len(item[0])):
         if targets[0].code != NO_SITE and any(
             re.search(rf"\b{re.escape(form)}\b", w) for w in words
         ):
             return _site(targets[0], form)
-    if generic or not is_body_site or not (codings or text):
+    if generic:
         return None
-    name = text or next((c.get("display") or c.get("code") for c in codings), None)
-    return TumourSite(
-        SiteGroup.OTHER, organ=normalise_text(name) if isinstance(name, str) else None
+    name = next((n for n in words if n), None)
+    if name is not None:
+        return (
+            TumourSite(SiteGroup.OTHER, organ=name)
+            if is_body_site or _organ(name, mappings)
+            else None
+        )
+    if codings and (is_body_site or any(c.get("system") == SNOMED for c in codings)):
+        code = next((c.get("code") for c in codings if isinstance(c.get("code"), str)), None)
+        return TumourSite(SiteGroup.OTHER, organ=code)
+    return None
+
+
+def _organ(name: str, mappings: Mappings) -> bool:
+    """True when a name holds a word that is not a specimen word (`site-none` in the maps)."""
+    return any(
+        not any(t.code == NO_SITE for t in mappings.text_targets("site", word))
+        for word in re.findall(r"[^\W\d_]+", name)
     )
 
 

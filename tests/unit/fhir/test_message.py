@@ -234,6 +234,40 @@ def test_generic_specimen_kinds_name_no_site(type_: dict[str, Any]) -> None:
     assert site == TumourSite(SiteGroup.BREAST, assumed=True)
 
 
+@pytest.mark.parametrize(
+    ("type_", "organ"),
+    [
+        # issue 18, class 3: an organ outside the listed codes is "other", never breast assumed
+        (
+            {"coding": [{"system": SCT, "code": "89837001"}], "text": "Urinary bladder"},
+            "urinary bladder",
+        ),
+        ({"coding": [{"display": "Urinary bladder"}]}, "urinary bladder"),  # a display alone
+        ({"coding": [{"system": SCT, "code": "89837001"}]}, "89837001"),  # a bare SNOMED code
+        ({"text": "Specimen from kidney"}, "specimen from kidney"),
+    ],
+)
+def test_a_specimen_type_naming_an_unlisted_organ_is_other(
+    type_: dict[str, Any], organ: str
+) -> None:
+    bundle = her2_bundle(specimen("s", type_=type_), ihc_observation("1+", specimen="Specimen/s"))
+    assert read(bundle).cases[0].findings.site == TumourSite(SiteGroup.OTHER, organ=organ)
+
+
+@pytest.mark.parametrize(
+    "type_",
+    [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0487", "code": "BX"}]},
+        {"text": "Core needle biopsy"},
+        {"text": "FFPE tissue block, left"},
+        {"coding": [{"system": "urn:local", "code": "CB7"}]},  # a local code names nothing
+    ],
+)
+def test_specimen_kinds_and_local_codes_name_no_site(type_: dict[str, Any]) -> None:
+    bundle = her2_bundle(specimen("s", type_=type_), ihc_observation("1+", specimen="Specimen/s"))
+    assert read(bundle).cases[0].findings.site == TumourSite(SiteGroup.BREAST, assumed=True)
+
+
 def test_specimen_collection_body_site_then_override() -> None:
     bundle = her2_bundle(
         specimen("s", body_site={"coding": [{"system": SCT, "code": "34402009"}]}),

@@ -366,3 +366,23 @@ def test_score_text_reads_as_the_fhir_door_reads_it(
     mappings: Mappings, text: str, expected: str
 ) -> None:
     assert statuses(interpret_v2(oru(ihc_loinc(text)), mappings)) == [expected]
+
+
+def test_a_specimen_type_naming_an_unlisted_organ_decides_by_the_other_site_rules(
+    mappings: Mappings,
+) -> None:
+    # Issue 18's unsafe call: a bladder specimen, computed ratio 4.7 (3.76 / 0.8), IHC 1+.
+    # Breast rules (wrongly assumed) read HER2 3.76 < 4.0 as group 2: Negative with IHC 1+;
+    # the rules for other sites read the ratio alone: Positive (contract 2.2).
+    spm = "SPM|1|^SPEC-9||89837001^Urinary bladder^SCT"
+    result = interpret_v2(
+        oru(
+            spm,
+            ihc_loinc("1+"),
+            "OBX|2|NM|74860-8^HER2 signals per cell^LN||3.76||||||F",
+            "OBX|3|NM|74861-6^CEP17 signals per cell^LN||0.8||||||F",
+        ),
+        mappings,
+    )
+    interpretation = result.cases[0].interpretation
+    assert (interpretation.site.group.value, interpretation.status.value) == ("other", "Positive")
