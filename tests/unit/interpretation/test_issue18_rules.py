@@ -27,7 +27,8 @@ def test_tcga_ratio_1_0_beside_averages_47_and_63_is_decided_with_both_values() 
     )
     assert {"conflicting-results", "ish-values-inconsistent"} <= flags(result)
     assert "ratio-computed" not in flags(result)  # a ratio was reported
-    assert result.ish_group is not None and int(result.ish_group) == 3
+    assert result.ish_group is not None
+    assert int(result.ish_group) == 3
     assert any("0.7460" in reading for reading in result.readings)
 
 
@@ -76,13 +77,15 @@ def test_a_bounded_value_or_a_recount_is_never_checked_against_its_averages() ->
 
 def test_ihc_0_and_ihc_0_ultralow_of_one_specimen_are_one_refined_value() -> None:
     result = interpret(findings(ihc_=[("0", F, None), ("0 ultralow", F, None)]))
-    assert result.category is not None and result.category.value == "HER2-ultralow"
+    assert result.category is not None
+    assert result.category.value == "HER2-ultralow"
     assert "conflicting-results" not in flags(result)
 
 
 def test_a_later_plain_ihc_0_keeps_the_earlier_sub_class_of_the_same_standing() -> None:
     result = interpret(findings(ihc_=[("0 null", F, "2025-03-01"), ("0", F, "2025-03-05")]))
-    assert result.category is not None and result.category.value == "HER2-null"
+    assert result.category is not None
+    assert result.category.value == "HER2-null"
 
 
 def test_two_sub_classes_tied_stay_a_conflict_without_a_category() -> None:
