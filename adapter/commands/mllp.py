@@ -79,7 +79,7 @@ async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
     import signal
     import socket
 
-    from adapter.heartbeat import LISTENER_PREFIX, Heartbeat
+    from adapter.heartbeat import LISTENERS, Heartbeat
     from adapter.mllp.admission import ListenerServices
     from adapter.mllp.listener import MllpListener
     from adapter.redis_client import redis_client
@@ -89,7 +89,7 @@ async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
     client = redis_client(settings)
     await listener.start()
     name = f"{socket.gethostname()}-{os.getpid()}-{listener.port}"
-    beating = Heartbeat(client, LISTENER_PREFIX + name, HEARTBEAT_SECONDS).start()
+    beating = Heartbeat(client, LISTENERS, name, HEARTBEAT_SECONDS).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
