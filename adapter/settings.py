@@ -36,8 +36,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
 
     # --- processing ----------------------------------------------------------------------
-    case_retention_seconds: int = 90 * 24 * 3600  # how long a case's observations are kept
-    job_retention_seconds: int = 7 * 24 * 3600  # how long /jobs/{id} answers
+    # How long patient data is kept in Redis (README "Retention"): every key a store writes
+    # expires, its index keys included.
+    case_retention_seconds: int = Field(default=90 * 24 * 3600, ge=1)  # a case's observations
+    job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)  # /jobs/{id} and the outbox
+    dead_letter_retention_seconds: int = Field(default=30 * 24 * 3600, ge=1)  # whole messages
     # A killed worker's task is redelivered after this: the recovery the service promises.
     # Everything a worker holds unacknowledged (a task running, a retry waiting for its
     # countdown) must take well under this, or Redis hands it to a second worker too.

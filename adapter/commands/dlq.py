@@ -33,8 +33,10 @@ def run_list(_: argparse.Namespace) -> int:
     from adapter.redis_client import redis_client
     from adapter.settings import get_settings
 
+    settings = get_settings()
     try:
-        letters = DeadLetterQueue(redis_client(get_settings())).list()
+        queue = DeadLetterQueue(redis_client(settings), settings.dead_letter_retention_seconds)
+        letters = queue.list()
     except (ValueError, redis.RedisError) as error:
         return _fail(f"her2-adapter dlq list: {error}")
     for letter in letters:
@@ -61,7 +63,8 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         client = redis_client(settings)
         jobs = JobStore(client, settings.job_retention_seconds)
-        replayed = DeadLetterQueue(client).replay(make_celery(settings), jobs, args.id)
+        queue = DeadLetterQueue(client, settings.dead_letter_retention_seconds)
+        replayed = queue.replay(make_celery(settings), jobs, args.id)
     except KeyError:
         sys.stderr.write(f"her2-adapter dlq replay: no dead letter {args.id}\n")
         return EXIT_UNKNOWN

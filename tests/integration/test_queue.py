@@ -76,9 +76,9 @@ def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
 
 
 def test_dead_letter_leaves_only_after_the_replay_was_queued(
-    app: celery.Celery, redis_db: redis.Redis, jobs: JobStore
+    app: celery.Celery, redis_db: redis.Redis, jobs: JobStore, settings: Settings
 ) -> None:
-    dlq = DeadLetterQueue(redis_db)
+    dlq = DeadLetterQueue(redis_db, settings.dead_letter_retention_seconds)
     job = make_job("{}")
     dlq.add(job, "bad-input", {"resourceType": "OperationOutcome", "issue": []})
     assert dlq.size() == 1
