@@ -1,8 +1,8 @@
 """Dead letters: jobs that failed for good (bad input found by the worker, a write the FHIR
 server refused, retries exhausted), kept with the reason and an OperationOutcome until someone
-replays them (`her2-adapter dlq replay [ID]`) or the retention passes
-(`DEAD_LETTER_RETENTION_SECONDS`, 30 days): a dead letter holds the whole message, patient data
-included. A job leaves the dead-letter queue by replay only after the
+replays them (`her2-adapter dlq replay [ID]`), discards them (`dlq discard ID|--all`) or the
+retention passes (`DEAD_LETTER_RETENTION_SECONDS`, 30 days): a dead letter holds the whole
+message, patient data included. A job leaves the dead-letter queue by replay only after the
 queue confirmed its re-submission.
 
 Keys (the id of a dead letter is its job's id, so a job failing twice is one dead letter):
@@ -108,6 +108,18 @@ class DeadLetterQueue:
             self._remove(letter.id)
             replayed.append(letter.id)
         return replayed
+
+    def discard(self, id: str | None = None) -> builtins.list[str]:
+        """Delete one dead letter (`id`) or all, message included; returns the ids deleted.
+
+        For a message that must not be interpreted (sent in error, superseded, resent by its
+        sender). KeyError when `id` is unknown.
+        """
+        discarded = []
+        for letter in self._chosen(id):
+            self._remove(letter.id)
+            discarded.append(letter.id)
+        return discarded
 
     def _chosen(self, id: str | None) -> builtins.list[DeadLetter]:
         if id is None:
