@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     worker_nice: int = Field(default=5, ge=0, le=19)
 
     # --- MLLP (HL7 v2) -------------------------------------------------------------------
+    # This deployment runs the v2 door (`her2-adapter mllp`): /health/ready then warns when no
+    # listener is alive. Off, an HTTP-only deployment is not told about a door it lacks.
+    mllp_enabled: bool = False
     mllp_host: str = "127.0.0.1"
     mllp_port: int = 2575
     mllp_tls_cert: Path | None = None
