@@ -1,9 +1,11 @@
 """What the MLLP listener admits: the v2 twin of `adapter/api/admission.py` and the 202 path.
 
-One frame -> one ACK (hl7v2-contract.md 4). The message is read exactly as the worker will read
-it (`read_v2_message`, the dry run), then:
+One frame -> one ACK (hl7v2-contract.md 4). With an allow-list, the sender is judged first,
+on the MSH segment alone (`read_msh_only`): a sending facility outside `MLLP_ALLOWED_SENDERS`
+(MSH-4.1) gets AR 200 and nothing else of its message is parsed, so a stranger costs the
+listener a few hundred bytes, never a parse of its OBX. Then the message is read exactly as the
+worker will read it (`read_v2_message`, the dry run):
 
-- a sender outside `MLLP_ALLOWED_SENDERS` (MSH-4.1): AR 200, nothing read further;
 - not a v2 ORU^R01 we take: AR 200 / 100; a HER2 value that cannot be read: AE 102 / 103;
 - no HER2 result at all (and no withdrawal of one): AA saying nothing was interpreted, nothing
   queued, counted;
@@ -43,8 +45,7 @@ from adapter.hl7v2.errors import (
     V2BadMessage,
     V2BadValue,
 )
-from adapter.hl7v2.header import MessageHeader, read_header
-from adapter.hl7v2.parse import decode_message, split_messages
+from adapter.hl7v2.header import MessageHeader, read_msh_only
 from adapter.hl7v2.reading import V2Reading, read_v2_message
 from adapter.jobs import JobStore
 from adapter.mappings import Mappings, default_mappings
@@ -105,13 +106,17 @@ def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
     header: MessageHeader | None = None
     reading: V2Reading | None = None
     reason = "queued"
+    if svc.allowed_senders is not None:
+        refusal = _screen_sender(frame, svc, started)
+        if refusal is not None:
+            return refusal
     if separators(frame) > MAX_SEPARATORS:
         outcome = AckOutcome(
             AckCode.REJECT,
             f"not accepted: over {MAX_SEPARATORS} separators in one message",
             UNSUPPORTED_MESSAGE_TYPE,
         )
-        return _answer(svc, _header_of(frame[:4096]), outcome, "too-complex", None, None, started)
+        return _answer(svc, _header_of(frame), outcome, "too-complex", None, None, started)
     try:
         reading = read_v2_message(frame, svc.mappings)
         header = reading.header
@@ -132,12 +137,21 @@ def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
             APPLICATION_INTERNAL_ERROR,
         )
         reason = "internal-error"
-    if header is not None and not _allowed(header, svc.allowed_senders):
-        reading, outcome, reason = None, sender_not_allowed(), "sender-not-allowed"
     job_id = None
     if reading is not None:
         outcome, job_id, reason = _queue(frame, reading, svc)
     return _answer(svc, header, outcome, reason, job_id, reading, started)
+
+
+def _screen_sender(frame: bytes, svc: ListenerServices, started: float) -> Answer | None:
+    """AR for a sender outside the allow-list, judged on the MSH alone; None: read on."""
+    try:
+        header = read_msh_only(frame)
+    except V2BadMessage as error:  # no sender to judge: refused as the full read would
+        return _answer(svc, error.header, rejected(error), "bad-message", None, None, started)
+    if _allowed(header, svc.allowed_senders):
+        return None
+    return _answer(svc, header, sender_not_allowed(), "sender-not-allowed", None, None, started)
 
 
 def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
@@ -237,9 +251,6 @@ def separators(frame: bytes) -> int:
 def _header_of(head: bytes) -> MessageHeader | None:
     """The MSH facts of a message's first bytes, or None where they cannot be read."""
     try:
-        raws = split_messages(head.split(b"\r", 1)[0].split(b"\n", 1)[0])
-        if not raws or raws[0].before_first_msh:
-            return None
-        return read_header(decode_message(raws[0], charset="latin-1"))
+        return read_msh_only(head)
     except Exception:  # an unreadable head: the ACK goes without its MSH facts
         return None
