@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from adapter.errors import MappingError
     from adapter.log import configure_logging
     from adapter.mllp.listener import tls_context
+    from adapter.mllp.senders import SenderPolicy
     from adapter.settings import Settings
 
     try:
@@ -63,17 +64,21 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as error:
         return _refuse(f"TLS: {error}")
+    try:
+        senders = SenderPolicy.from_settings(settings)
+    except ValueError as error:
+        return _refuse(str(error))
     host, port = listen_address(settings, args.host, args.port)
     configure_logging(settings.log_level)
     try:
-        return asyncio.run(_serve(settings, host, port, context))
+        return asyncio.run(_serve(settings, senders, host, port, context))
     except MappingError as error:
         return _refuse(f"mappings: {error}")
     except OSError as error:
         return _refuse(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
-async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
+async def _serve(settings: Any, senders: Any, host: str, port: int, context: Any) -> int:
     import asyncio
     import os
     import signal
@@ -84,7 +89,7 @@ async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
     from adapter.mllp.listener import MllpListener
     from adapter.redis_client import redis_client
 
-    services = ListenerServices.from_settings(settings)
+    services = ListenerServices.from_settings(settings, senders)
     listener = MllpListener(services, host=host, port=port, ssl_context=context)
     client = redis_client(settings)
     await listener.start()
