@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.packaging.conftest import ROOT, Installed
+from tests.support.demo_output import assert_every_example_interpreted, output_directory
 from tests.support.fhir_server import free_port
 from tests.support.processes import wait_for
 from tests.support.redis_db import emptied, redis_url_for_tests
@@ -58,6 +59,24 @@ def test_installed_interpret_reads_fhir_and_hl7v2_files_in_any_directory(
     written = [entry["resource"] for entry in json.loads(v2.stdout)["entry"]]
     report = next(r for r in written if r["resourceType"] == "DiagnosticReport")
     assert report["conclusion"].startswith("HER2 status: NEGATIVE.")
+
+
+def test_installed_demo_runs_the_bundled_examples_from_an_empty_directory(
+    installed: Installed, tmp_path: Path
+) -> None:
+    here, temporary = tmp_path / "empty", tmp_path / "tmp"
+    here.mkdir()
+    temporary.mkdir()
+
+    ran = installed.run("demo", cwd=here, timeout=240, TMPDIR=str(temporary))
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert_every_example_interpreted(ran.stdout)
+    out = output_directory(ran.stdout)
+    assert out.parent == temporary  # the system's temporary directory, not the current one
+    assert list((out / "bundles").glob("*.json"))
+    assert list(here.iterdir()) == []
 
 
 def test_installed_serve_and_mllp_start_cleanly_in_any_directory(
