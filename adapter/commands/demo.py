@@ -40,6 +40,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
+from adapter.commands import startup
+
 JOB_DEADLINE_SECONDS: Final = 90.0
 START_DEADLINE_SECONDS: Final = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -67,18 +69,23 @@ def register(commands: Any) -> None:
         default=None,
         help="directory for logs and Bundles (default: a new her2-demo-* temporary directory)",
     )
-    demo.set_defaults(run=run)
+    demo.set_defaults(run=run, parser=demo)
 
 
 def run(args: argparse.Namespace) -> int:
     from adapter.data_files import shipped
 
+    # What would stop a part later is one line now, before anything starts or is written.
+    settings = startup.settings()
+    startup.mappings()
+    if settings.redis_url:
+        startup.redis_reachable(settings)
     examples: Traversable = args.examples or shipped("examples")
     out: Path = args.out or Path(tempfile.mkdtemp(prefix="her2-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     _out(f"Output directory (logs, Bundles; kept): {out}")
     try:
-        return _run(examples, out)
+        return _run(examples, out, settings.log_level)
     except KeyboardInterrupt:
         _say("interrupted; everything started was stopped")
         return EXIT_INTERRUPTED
@@ -87,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _run(examples: Traversable, out: Path) -> int:
+def _run(examples: Traversable, out: Path, log_level: str) -> int:
     from adapter.log import configure_logging
     from adapter.settings import Settings
 
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), stream=_log_file(out, "api.log"))
+    configure_logging(log_level, stream=_log_file(out, "api.log"))
     with contextlib.ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(out))
         overrides: dict[str, Any] = {"redis_url": redis_url, "adapter_demo_mode": True}
@@ -107,7 +114,7 @@ def _run(examples: Traversable, out: Path) -> int:
         base_url = stack.enter_context(api_server(settings, out))
         stack.enter_context(worker_process(env, out))
         _wait_for_worker(settings, out)
-        _out(f"Redis {_shown_url(redis_url)}; API {base_url}; one worker")
+        _out(f"Redis {startup.shown_url(redis_url)}; API {base_url}; one worker")
         results = feed(base_url, examples, settings)
         port = stack.enter_context(mllp_listener(settings))
         _out(f"MLLP listener on 127.0.0.1:{port}")
@@ -435,11 +442,6 @@ def _reader(settings: Any) -> Any:
         return found
 
     return read
-
-
-def _shown_url(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"  # never print a password
 
 
 def _log_file(out: Path, name: str) -> Any:

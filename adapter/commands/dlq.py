@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from adapter.commands import startup
+
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNKNOWN = 0, 1, 2
 
 
@@ -20,10 +22,10 @@ def register(commands: Any) -> None:
     dlq = commands.add_parser("dlq", help="list or replay dead-lettered jobs")
     actions = dlq.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="one line per dead letter")
-    listing.set_defaults(run=run_list)
+    listing.set_defaults(run=run_list, parser=listing)
     replay = actions.add_parser("replay", help="re-submit one dead letter (ID) or all")
     replay.add_argument("id", nargs="?", metavar="ID", help="the dead letter (job) id")
-    replay.set_defaults(run=run_replay)
+    replay.set_defaults(run=run_replay, parser=replay)
 
 
 def run_list(_: argparse.Namespace) -> int:
@@ -31,10 +33,11 @@ def run_list(_: argparse.Namespace) -> int:
 
     from adapter.deadletter import DeadLetterQueue
     from adapter.redis_client import redis_client
-    from adapter.settings import get_settings
 
+    settings = startup.settings()
+    startup.redis_reachable(settings)
     try:
-        letters = DeadLetterQueue(redis_client(get_settings())).list()
+        letters = DeadLetterQueue(redis_client(settings)).list()
     except (ValueError, redis.RedisError) as error:
         return _fail(f"her2-adapter dlq list: {error}")
     for letter in letters:
@@ -55,9 +58,9 @@ def run_replay(args: argparse.Namespace) -> int:
     from adapter.jobs import JobStore
     from adapter.queue import make_celery
     from adapter.redis_client import redis_client
-    from adapter.settings import get_settings
 
-    settings = get_settings()
+    settings = startup.settings()
+    startup.redis_reachable(settings)
     try:
         client = redis_client(settings)
         jobs = JobStore(client, settings.job_retention_seconds)

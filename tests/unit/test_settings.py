@@ -32,3 +32,9 @@ def test_half_an_oauth_configuration_is_refused() -> None:
 
 def test_api_keys_are_split_and_trimmed() -> None:
     assert Settings(adapter_api_keys=" a1 ,b2,, ").api_keys == frozenset({"a1", "b2"})
+
+
+def test_a_log_level_is_known_and_read_in_any_case() -> None:
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ValidationError, match="must be one of DEBUG, INFO"):
+        Settings(log_level="loud")
