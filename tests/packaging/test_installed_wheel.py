@@ -22,7 +22,9 @@ from tests.support.fhir_server import free_port
 from tests.support.processes import wait_for
 from tests.support.redis_db import emptied, redis_url_for_tests
 
-pytestmark = pytest.mark.slow
+# The first test also builds and installs the wheel (session fixture): on a cold pip cache
+# that is every dependency's download, so it gets more than the suite's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REDIS_URL = redis_url_for_tests(7)
 
