@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -72,7 +75,14 @@ class Settings(BaseSettings):
     # MLLP_TLS_CLIENT_CA; the facilities it names are then the allow-list (adapter/mllp/senders).
     mllp_sender_certificates: str | None = None
 
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS, any case
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        if level.upper() not in LOG_LEVELS:  # else the first log call fails with a traceback
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level.upper()
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -1,8 +1,8 @@
 """Start and drive the local FHIR R4 test server (tests/fhir_server/server.mjs) from tests.
 
 The server is Medplum's open-source FHIR router over an in-memory repository, run with Node.js.
-Its npm packages are installed by ``tests/fhir_server/install`` (start() runs it when
-node_modules does not match package-lock.json). Typical use::
+Its npm packages are installed from package-lock.json (start() runs `npm ci` when
+node_modules does not match it; ``tests/fhir_server/install`` is the same by hand). Typical use::
 
     server = FhirTestServer(free_port())
     server.start()
@@ -18,7 +18,6 @@ The FHIR base URL is ``http://127.0.0.1:<port>/fhir/R4``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import signal
@@ -31,6 +30,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
+from tests.support.npm_packages import ensure_npm_packages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_DIR = REPO_ROOT / "tests" / "fhir_server"
@@ -47,29 +48,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def ensure_installed() -> None:
-    """Run tests/fhir_server/install unless node_modules matches package-lock.json already."""
-    lock = SERVER_DIR / "package-lock.json"
-    stamp = SERVER_DIR / "node_modules" / ".install-stamp"
-    want = hashlib.sha256(lock.read_bytes()).hexdigest()
-    with contextlib.suppress(OSError):
-        if stamp.read_text().strip() == want:
-            return
-    result = subprocess.run(
-        ["bash", str(SERVER_DIR / "install")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise FhirTestServerError(
-            f"tests/fhir_server/install failed ({result.returncode}):\n"
-            + result.stdout
-            + result.stderr
-        )
 
 
 def _port_in_use(port: int) -> bool:
@@ -147,7 +125,7 @@ class FhirTestServer:
             raise FhirTestServerError(
                 "node not found on PATH; the FHIR test server needs Node.js 20"
             )
-        ensure_installed()
+        ensure_npm_packages(SERVER_DIR)
         if _port_in_use(self.port):
             raise FhirTestServerError(f"port {self.port} on 127.0.0.1 is already in use")
 
