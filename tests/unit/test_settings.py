@@ -78,6 +78,8 @@ def test_an_allow_list_a_client_could_claim_is_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=refusal):
         Settings(**values)
+
+
 def test_a_log_level_is_known_and_read_in_any_case() -> None:
     assert Settings(log_level="debug").log_level == "DEBUG"
     with pytest.raises(ValidationError, match="must be one of DEBUG, INFO"):
