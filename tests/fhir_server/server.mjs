@@ -16,6 +16,8 @@
 //   FHIR_TEST_ALLOW_RESET   "1" enables DELETE /$reset (empties the store)
 //   FHIR_TEST_VALIDATE      "0" disables structural validation of written resources (default on)
 //   FHIR_TEST_QUIET         "1" disables the one-line-per-request log
+//   FHIR_TEST_STRICT_REFERENCES  "1" refuses a write whose references name nothing this server
+//                           holds (as HAPI does by default); checked when a transaction ends
 import {
   OperationOutcomeError,
   allOk,
@@ -46,7 +48,10 @@ const DATA_FILE = process.env.FHIR_TEST_DATA_FILE || '';
 const ALLOW_RESET = process.env.FHIR_TEST_ALLOW_RESET === '1';
 const VALIDATE = process.env.FHIR_TEST_VALIDATE !== '0';
 const QUIET = process.env.FHIR_TEST_QUIET === '1';
+const STRICT_REFERENCES = process.env.FHIR_TEST_STRICT_REFERENCES === '1';
 const MAX_BODY = 50 * 1024 * 1024;
+// This server's own base URLs: an absolute reference starting with one of them is local.
+const OWN_BASES = [`http://${HOST}:${PORT}${BASE_PATH}`, `http://localhost:${PORT}${BASE_PATH}`];
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 // ---------------------------------------------------------------------------------------------
@@ -98,6 +103,18 @@ function narrowSearchParameterExpressions() {
   }
 }
 
+// Every Reference.reference in a resource, with its FHIRPath (`DiagnosticReport.result[1]`).
+function* referencesIn(value, path) {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) yield* referencesIn(value[i], `${path}[${i}]`);
+  } else if (value && typeof value === 'object') {
+    if (typeof value.reference === 'string') yield { reference: value.reference, path };
+    for (const [key, child] of Object.entries(value)) {
+      if (key !== 'reference') yield* referencesIn(child, `${path}.${key}`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Repository: Medplum's MemoryRepository plus the pieces a test double of an EHR needs
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +162,9 @@ class TestRepository extends MemoryRepository {
     if (VALIDATE) {
       validateResource(result); // throws OperationOutcomeError (400) on structural errors
     }
+    if (STRICT_REFERENCES && !this.journal) {
+      this.assertReferencesResolve([result]); // a transaction checks when it ends (withTransaction)
+    }
     this.remember(resourceType, id);
     const stored = await super.createResource(result);
     this.pending.push({ op: 'put', resource: stored });
@@ -185,7 +205,12 @@ class TestRepository extends MemoryRepository {
     this.journal = new Map();
     const pendingMark = this.pending.length;
     try {
-      return await callback(undefined);
+      const result = await callback(undefined);
+      if (STRICT_REFERENCES) {
+        // At the end, as HAPI does: entries of one Bundle may reference each other in any order.
+        this.assertReferencesResolve(this.writtenInTransaction());
+      }
+      return result;
     } catch (err) {
       this.rollback(pendingMark);
       throw err;
@@ -208,6 +233,51 @@ class TestRepository extends MemoryRepository {
       }
     }
     this.pending.length = pendingMark;
+  }
+
+  writtenInTransaction() {
+    const written = [];
+    for (const { resourceType, id } of this.journal.values()) {
+      const current = this.resources.get(resourceType)?.get(id);
+      if (current) written.push(current);
+    }
+    return written;
+  }
+
+  // Strict references (HAPI's default "enforce referential integrity on write"): every
+  // `reference` must name a resource this server holds. A `urn:uuid:` left over after the
+  // router resolved the Bundle's own fullUrls names nothing; an absolute URL on another server
+  // is external (HAPI refuses those by default too). Logical references (`identifier` only),
+  // display-only references and contained (`#id`) references are not checked, as in HAPI.
+  assertReferencesResolve(resources) {
+    const issues = [];
+    for (const resource of resources) {
+      for (const { reference, path } of referencesIn(resource, resource.resourceType)) {
+        const why = this.unresolved(reference, resource);
+        if (why) {
+          issues.push({ severity: 'error', code: 'processing', diagnostics: `${why}, specified in path: ${path}`, expression: [path] });
+        }
+      }
+    }
+    if (issues.length) {
+      throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: issues });
+    }
+  }
+
+  unresolved(reference, holder) {
+    if (reference.startsWith('#')) return undefined;
+    if (reference.startsWith('urn:')) return `Unable to satisfy placeholder ID ${reference}: not in this Bundle`;
+    let local = reference;
+    if (/^https?:\/\//.test(reference)) {
+      const own = OWN_BASES.find((b) => reference.startsWith(b + '/'));
+      if (!own) return `Resource contains external reference to URL ${reference}; this server does not allow external references`;
+      local = reference.slice(own.length + 1);
+    }
+    const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/.exec(local);
+    if (!match) return `Invalid reference ${reference}`;
+    const [, type, id] = match;
+    if (this.exists(type, id) || (holder.resourceType === type && holder.id === id)) return undefined;
+    return `Resource ${type}/${id} not found`;
   }
 
   takePending() {
@@ -615,7 +685,8 @@ server.listen(PORT, HOST, () => {
   console.log(
     `fhir-test-server listening on http://${HOST}:${PORT}${BASE_PATH} (startup ${ms}ms` +
       `, ${DATA_FILE ? `data file ${DATA_FILE}, ${loaded} records replayed` : 'in-memory only'}` +
-      `${TOKEN ? ', bearer token required' : ''}${ALLOW_RESET ? ', reset enabled' : ''})`
+      `${TOKEN ? ', bearer token required' : ''}${ALLOW_RESET ? ', reset enabled' : ''}` +
+      `${STRICT_REFERENCES ? ', strict references' : ''})`
   );
 });
 

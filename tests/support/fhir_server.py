@@ -93,6 +93,8 @@ class FhirTestServer:
     token: when given, the server requires ``Authorization: Bearer <token>``; this helper's
         own requests (search, reset, client()) send it.
     allow_reset: enables ``DELETE /$reset`` on the server (needed by reset()).
+    strict: refuses (400 OperationOutcome naming each one) a write whose references name
+        nothing the server holds, as HAPI FHIR does by default.
     log_path: where the server's stdout/stderr go (one line per request); default: a temp file.
         Never a pipe: a full pipe would block the server.
     """
@@ -105,6 +107,7 @@ class FhirTestServer:
         *,
         allow_reset: bool = True,
         validate: bool = True,
+        strict: bool = False,
         quiet: bool = False,
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
@@ -114,6 +117,7 @@ class FhirTestServer:
         self.token = token
         self.allow_reset = allow_reset
         self.validate = validate
+        self.strict = strict
         self.quiet = quiet
         self.startup_timeout = startup_timeout
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
@@ -154,6 +158,7 @@ class FhirTestServer:
         env = dict(os.environ)
         for key in ("FHIR_TEST_TOKEN", "FHIR_TEST_DATA_FILE", "FHIR_TEST_ALLOW_RESET"):
             env.pop(key, None)
+        env["FHIR_TEST_STRICT_REFERENCES"] = "1" if self.strict else "0"
         env["FHIR_TEST_PORT"] = str(self.port)
         env["FHIR_TEST_HOST"] = "127.0.0.1"
         env["FHIR_TEST_VALIDATE"] = "1" if self.validate else "0"
