@@ -1,4 +1,4 @@
-"""The write-back client's status table and auth (adapter/fhir_server.py).
+"""The write-back client's status table and auth (fhir_server.py, http_status.py, fhir_auth.py).
 
 The unit under test is the mapping of HTTP statuses and transport faults to typed errors, and
 the token handling, so the HTTP layer here is `httpx.MockTransport`: a scripted server, not a
@@ -15,13 +15,8 @@ import httpx
 import pytest
 
 from adapter.errors import DependencyUnavailable, WriteRejected
-from adapter.fhir_server import (
-    ClientCredentials,
-    DirectorySink,
-    FhirServer,
-    StaticToken,
-    write_back_target,
-)
+from adapter.fhir_auth import ClientCredentials, StaticToken
+from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
 from adapter.settings import Settings
 
 BASE = "http://fhir.test/R4"
