@@ -1,7 +1,7 @@
 """Dead letters: jobs that failed for good (bad input found by the worker, a write the FHIR
-server refused, retries exhausted), kept with the reason and an OperationOutcome until someone
-replays them (`her2-adapter dlq replay [ID]`). Nothing accepted is dropped: a job leaves the
-dead-letter queue only after the queue confirmed its re-submission.
+server refused, credentials refused, retries exhausted), kept with the reason and an
+OperationOutcome until someone replays them (`her2-adapter dlq replay [ID]`). Nothing accepted
+is dropped: a job leaves the dead-letter queue only after the queue confirmed its re-submission.
 
 Key: `her2:dlq`, a hash job_id -> DeadLetter JSON (the id of a dead letter is its job's id, so
 a job failing twice is one dead letter, not two).
@@ -30,7 +30,7 @@ class DeadLetter(BaseModel):
 
     id: str
     job: InterpretJob
-    reason: str  # a code: bad-input, write-rejected, retries-exhausted, unexpected
+    reason: str  # bad-input, write-rejected, auth-refused, retries-exhausted, unexpected
     outcome: dict[str, Any]  # OperationOutcome
     dead_lettered_at: datetime
 

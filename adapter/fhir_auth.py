@@ -1,20 +1,23 @@
 """Outbound auth to the EHR's FHIR server: the bearer token on every request.
 
-Static (`FHIR_SERVER_TOKEN`), or fetched with OAuth2 client credentials (`FHIR_OAUTH_*`, SMART
-Backend Services style), kept until shortly before it expires and refreshed once when the
-server answers 401.
+Static (`FHIR_SERVER_TOKEN`), or fetched with the OAuth2 client credentials grant of SMART
+Backend Services (`FHIR_OAUTH_*`): the client authenticates by a signed JWT or its secret
+(`adapter.oauth_client`), the token is kept until shortly before it expires, and replaced once
+when the FHIR server answers 401. A token request the token server refuses is
+`AuthorizationRefused`, with the OAuth2 error it gave (never a token, key or secret).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Final
 
 import httpx
 
-from adapter.errors import DependencyUnavailable
+from adapter.errors import AuthorizationRefused, DependencyUnavailable, WriteRejected
 from adapter.http_status import raise_for_status
+from adapter.oauth_client import ClientAuthentication, client_authentication
 from adapter.settings import Settings
 
 TOKEN_EARLY_REFRESH_SECONDS: Final = 30  # renew a token this long before it expires
@@ -30,23 +33,28 @@ class StaticToken(httpx.Auth):
 
 
 class ClientCredentials(httpx.Auth):
-    """OAuth2 client credentials: POST grant_type=client_credentials to the token URL."""
+    """OAuth2 client credentials: POST grant_type=client_credentials to the token URL, the
+    client authenticated by `client_auth`; the token is kept until shortly before it expires
+    (`clock`: seconds, monotonic) and replaced once when the server answers 401."""
 
     requires_response_body = True
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, scope: str) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        scope: str,
+        client_auth: ClientAuthentication,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._token_url = token_url
-        self._form = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "scope": scope,
-        }
+        self._scope = scope
+        self._client_auth = client_auth
+        self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._token is None or time.monotonic() >= self._expires_at:
+        if self._token is None or self._clock() >= self._expires_at:
             self._store((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
@@ -56,12 +64,21 @@ class ClientCredentials(httpx.Auth):
             yield request
 
     def _token_request(self) -> httpx.Request:
+        form = {"grant_type": "client_credentials", "scope": self._scope}
+        form |= self._client_auth.fields(self._token_url)  # a new assertion every time
         return httpx.Request(
-            "POST", self._token_url, data=self._form, headers={"Accept": "application/json"}
+            "POST", self._token_url, data=form, headers={"Accept": "application/json"}
         )
 
     def _store(self, response: httpx.Response) -> None:
-        raise_for_status(response, "OAuth2 token request")
+        try:
+            raise_for_status(response, "OAuth2 token request")
+        except WriteRejected as refused:  # RFC 6749 5.2: invalid_client, invalid_scope, ...
+            raise AuthorizationRefused(
+                f"token request to {self._token_url} refused: HTTP {refused.status}"
+                f"{_oauth_error(response)}",
+                status=refused.status,
+            ) from None
         body = response.json()
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
@@ -69,17 +86,28 @@ class ClientCredentials(httpx.Auth):
         lifetime = body.get("expires_in", 300)
         lifetime = lifetime if isinstance(lifetime, int | float) else 300
         self._token = token
-        self._expires_at = time.monotonic() + max(0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS)
+        self._expires_at = self._clock() + max(0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS)
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """`: error (description)` from an OAuth2 error response, shortened; "" without one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+    description = body.get("error_description")
+    said = f"{body['error']} ({description})" if isinstance(description, str) else body["error"]
+    return ": " + " ".join(said.split())[:200]
 
 
 def outbound_auth(settings: Settings) -> httpx.Auth | None:
-    if settings.fhir_oauth_token_url and settings.fhir_oauth_client_id:
-        secret = settings.fhir_oauth_client_secret
+    """The FHIR server's auth `settings` configure: OAuth2, a static token, or none."""
+    client_auth = client_authentication(settings)
+    if client_auth is not None and settings.fhir_oauth_token_url:
         return ClientCredentials(
-            settings.fhir_oauth_token_url,
-            settings.fhir_oauth_client_id,
-            secret.get_secret_value() if secret else "",
-            settings.fhir_oauth_scope,
+            settings.fhir_oauth_token_url, settings.fhir_oauth_scope, client_auth
         )
     if settings.fhir_server_token is not None:
         return StaticToken(settings.fhir_server_token.get_secret_value())

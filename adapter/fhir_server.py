@@ -2,8 +2,10 @@
 
 Every HTTP outcome becomes a typed error through ONE table (`adapter.http_status`): a fault
 that may pass is `DependencyUnavailable`, which the worker retries; a refusal (4xx) is
-`WriteRejected`, permanent, with the server's OperationOutcome. Requests carry the bearer token
-of `adapter.fhir_auth`.
+`WriteRejected` (`AuthorizationRefused` for 401/403), permanent, with the server's
+OperationOutcome. Requests carry the bearer token of `adapter.fhir_auth`; `GET metadata` (the
+health check) goes without one: the CapabilityStatement is public, and the API need not hold
+the worker's key.
 """
 
 from __future__ import annotations
@@ -55,11 +57,17 @@ class FhirServer:
         return parse_json(response.content)
 
     def check(self) -> None:
-        """GET metadata; raises DependencyUnavailable (or WriteRejected: auth refused)."""
-        self._send("GET", f"{self._base}/metadata", "metadata")
+        """GET metadata, without a token (public); raises DependencyUnavailable or WriteRejected."""
+        self._send("GET", f"{self._base}/metadata", "metadata", authenticated=False)
 
     def _send(
-        self, method: str, url: str, action: str, content: bytes | None = None
+        self,
+        method: str,
+        url: str,
+        action: str,
+        content: bytes | None = None,
+        *,
+        authenticated: bool = True,
     ) -> httpx.Response:
         headers = {"Accept": FHIR_JSON}
         if content is not None:
@@ -70,7 +78,7 @@ class FhirServer:
                 url,
                 content=content,
                 headers=headers,
-                auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                auth=(self._auth or httpx.USE_CLIENT_DEFAULT) if authenticated else None,
             )
         except httpx.TransportError as error:  # connect refused, timeouts, protocol errors
             raise DependencyUnavailable(f"{action}: {type(error).__name__}") from error

@@ -1,8 +1,8 @@
 """The one table of the write-back (STYLE.md R12): an HTTP status -> the error it becomes.
 
 A fault that may pass (network, timeout, 5xx, 408, 429) is `DependencyUnavailable`, which the
-worker retries; any other 4xx is `WriteRejected`, permanent, carrying the server's
-OperationOutcome.
+worker retries; a 401 or 403 is `AuthorizationRefused` and any other 4xx `WriteRejected`, both
+permanent and carrying the server's OperationOutcome.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from typing import Any, Final
 
 import httpx
 
-from adapter.errors import AdapterError, DependencyUnavailable, WriteRejected
+from adapter.errors import AdapterError, AuthorizationRefused, DependencyUnavailable, WriteRejected
 
 # The one table: HTTP status -> the error it becomes (first matching row wins).
 STATUS_ERRORS: Final[tuple[tuple[range, type[AdapterError]], ...]] = (
     (range(408, 409), DependencyUnavailable),  # request timeout
     (range(429, 430), DependencyUnavailable),  # too many requests: back off and retry
     (range(500, 600), DependencyUnavailable),  # server fault, gateway down
+    (range(401, 402), AuthorizationRefused),  # token refused (after one fresh token)
+    (range(403, 404), AuthorizationRefused),  # token lacks the scope or the client the rights
     (range(400, 500), WriteRejected),  # the request itself is refused: retrying cannot help
 )
 
@@ -31,8 +33,8 @@ def raise_for_status(response: httpx.Response, action: str) -> None:
         if status in statuses:
             outcome = _outcome(response)
             message = f"{action}: HTTP {status}"
-            if error is WriteRejected:
-                raise WriteRejected(message, status=status, outcome=outcome)
+            if issubclass(error, WriteRejected):
+                raise error(message, status=status, outcome=outcome)
             raise error(message)
     raise DependencyUnavailable(f"{action}: unexpected HTTP {status}")
 

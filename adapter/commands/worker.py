@@ -1,7 +1,8 @@
 """`her2-adapter worker [--loglevel LEVEL]`: the Celery worker, in this process.
 
-Refuses to start (exit 1, one line) without REDIS_URL or with unsafe settings. Concurrency is
-`WORKER_CONCURRENCY`; the worker consumes the `her2` queue only.
+Refuses to start (exit 1, one line) without REDIS_URL, with unsafe settings, or with a
+FHIR_OAUTH_PRIVATE_KEY it cannot use. Concurrency is `WORKER_CONCURRENCY`; the worker consumes
+the `her2` queue only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from celery import signals
     from pydantic import ValidationError
 
+    from adapter.errors import ClientKeyError
     from adapter.log import configure_logging
+    from adapter.oauth_client import load_private_key
     from adapter.queue import QUEUE
     from adapter.settings import get_settings
 
@@ -41,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         sys.stderr.write("her2-adapter worker: REDIS_URL is not set (the queue needs Redis)\n")
         return EXIT_CANNOT_START
+    if settings.fhir_oauth_private_key is not None:  # found now, not at the first report
+        try:
+            load_private_key(settings.fhir_oauth_private_key, settings.fhir_oauth_algorithm)
+        except ClientKeyError as error:
+            sys.stderr.write(f"her2-adapter worker: {error}\n")
+            return EXIT_CANNOT_START
     level = (args.loglevel or settings.log_level).upper()
     os.nice(settings.worker_nice)  # the pool's children inherit it
 

@@ -232,6 +232,7 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
     start_worker: Callable[..., WorkerProcess],
     send: Callable,
     settled: Callable,
+    redis_db: redis.Redis,
 ) -> None:
     protected = FhirTestServer(free_port(), token="right", quiet=True)
     protected.start()
@@ -240,7 +241,9 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
         record = settled(send(her2_bundle(ihc("3+"))))
         assert record.state is JobState.FAILED
         assert record.outcome is not None
-        assert record.outcome["resourceType"] == "OperationOutcome"
+        assert record.outcome["issue"][0]["details"]["text"] == "Invalid bearer token"
+        [letter] = DeadLetterQueue(redis_db).list()
+        assert letter.reason == "auth-refused"
     finally:
         protected.close()
 
