@@ -17,6 +17,7 @@ The FHIR base URL is ``http://127.0.0.1:<port>/fhir/R4``.
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,20 @@ import httpx
 
 from tests.support.node_server import NodeServer, NodeServerError, free_port
 
-__all__ = ["FhirTestServer", "FhirTestServerError", "free_port"]
+__all__ = ["FhirTestServer", "FhirTestServerError", "Introspection", "free_port"]
 
 BASE_PATH = "/fhir/R4"
 FHIR_JSON = "application/fhir+json"
 FhirTestServerError = NodeServerError
+
+
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """Where the FHIR server asks whether a bearer token is active (RFC 7662), as which client."""
+
+    url: str
+    client_id: str
+    client_secret: str
 
 
 def _search_param_name(name: str) -> str:
@@ -43,8 +53,10 @@ class FhirTestServer(NodeServer):
     data_file: when given, the server keeps its data there (JSON lines, appended on every
         committed write, replayed on start), so stop()/kill() then start() keeps the data.
         Without it, every start begins empty.
-    token: when given, the server requires ``Authorization: Bearer <token>``; this helper's
-        own requests (search, reset, client()) send it.
+    token: the bearer token this helper's own requests (search, reset, client()) send; without
+        `introspection`, the server requires exactly that token.
+    introspection: the server requires a bearer token the authorization server says is active
+        and whose SMART system scopes cover the request (401 / 403 otherwise).
     allow_reset: enables ``DELETE /$reset`` on the server (needed by reset()).
     strict: refuses (400 OperationOutcome naming each one) a write whose references name
         nothing the server holds, as HAPI FHIR does by default.
@@ -60,6 +72,7 @@ class FhirTestServer(NodeServer):
         data_file: Path | None = None,
         token: str | None = None,
         *,
+        introspection: Introspection | None = None,
         allow_reset: bool = True,
         validate: bool = True,
         strict: bool = False,
@@ -70,6 +83,7 @@ class FhirTestServer(NodeServer):
         super().__init__(port, log_path=log_path, startup_timeout=startup_timeout)
         self.data_file = data_file
         self.token = token
+        self.introspection = introspection
         self.allow_reset = allow_reset
         self.validate = validate
         self.strict = strict
@@ -85,15 +99,20 @@ class FhirTestServer(NodeServer):
         return f"{self.base_url}/metadata"
 
     def environment(self) -> dict[str, str]:
+        introspection = self.introspection
         return {
             "FHIR_TEST_PORT": str(self.port),
             "FHIR_TEST_HOST": "127.0.0.1",
             "FHIR_TEST_VALIDATE": "1" if self.validate else "0",
             "FHIR_TEST_QUIET": "1" if self.quiet else "0",
             "FHIR_TEST_STRICT_REFERENCES": "1" if self.strict else "0",
-            "FHIR_TEST_TOKEN": self.token or "",
+            "FHIR_TEST_TOKEN": self.token if self.token and not introspection else "",
             "FHIR_TEST_DATA_FILE": str(self.data_file) if self.data_file else "",
             "FHIR_TEST_ALLOW_RESET": "1" if self.allow_reset else "",
+            "FHIR_TEST_INTROSPECTION_URL": introspection.url if introspection else "",
+            "FHIR_TEST_INTROSPECTION_CLIENT": (
+                f"{introspection.client_id}:{introspection.client_secret}" if introspection else ""
+            ),
         }
 
     def _terminate(self, sig: signal.Signals, timeout: float) -> int | None:
