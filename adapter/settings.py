@@ -23,7 +23,10 @@ DEFAULT_FHIR_SCOPE: Final = (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, env_file=None, extra="ignore")
+    # hide_input_in_errors: a refused combination is reported without the values (secrets).
+    model_config = SettingsConfigDict(
+        frozen=True, env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     # --- Redis: broker, case store, job records, dead letters, metrics --------------------
     redis_url: str | None = None  # None: `demo` starts an embedded Redis; serve/worker refuse

@@ -53,6 +53,12 @@ def test_inconsistent_outbound_auth_is_refused_with_one_line(
     assert "\n" not in caught.value.errors()[0]["msg"]
 
 
+def test_a_refusal_never_shows_the_values_given() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(**OAUTH, **KEY, fhir_oauth_client_secret="s3cret-value")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_a_key_or_a_secret_with_the_token_url_and_client_id_is_accepted() -> None:
     assert Settings(**OAUTH, **KEY).fhir_oauth_algorithm == "RS384"
     assert Settings(**OAUTH, **SECRET, fhir_oauth_algorithm="ES384").fhir_oauth_client_secret
