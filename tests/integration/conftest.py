@@ -28,7 +28,7 @@ from adapter.queue import InterpretJob, make_celery
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port
 from tests.support.processes import WorkerProcess, wait_for
-from tests.support.redis_db import emptied, redis_url_for_tests
+from tests.support.redis_db import TEST_REDIS, emptied, redis_url_for_tests
 
 # Our own Redis databases: the first one no other test run on this machine holds (a file lock),
 # so two runs of this suite never flush each other's queue. TEST_WORKER_REDIS_DB forces one.
@@ -41,7 +41,9 @@ BACKOFF_MAX = 2  # retries wait 1-2 s: far below the visibility timeout (Setting
 def redis_url() -> Iterator[str]:
     forced = os.environ.get("TEST_WORKER_REDIS_DB")
     for db in (int(forced),) if forced else REDIS_DBS:
-        handle = Path(tempfile.gettempdir(), f"her2-worker-tests-redis-db{db}.lock").open("w")  # noqa: SIM115 - held for the session
+        # One lock per Redis server and database: runs on other servers (TEST_REDIS) never wait.
+        name = f"her2-worker-tests-redis-{TEST_REDIS.replace(':', '-')}-db{db}.lock"
+        handle = Path(tempfile.gettempdir(), name).open("w")  # noqa: SIM115 - held for the session
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
