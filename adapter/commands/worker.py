@@ -1,9 +1,10 @@
 """`her2-adapter worker [--loglevel LEVEL]`: the Celery worker, in this process.
 
 Refuses to start (exit 1, one line: `adapter.commands.startup`) with a bad or unsafe setting,
-without REDIS_URL, with malformed mappings, or when Redis does not answer: a worker cannot take
-a job without both, and Celery would otherwise retry the broker with a log line every few
-seconds. Concurrency is `WORKER_CONCURRENCY`; the worker consumes the `her2` queue only.
+without REDIS_URL, with malformed mappings, with a FHIR_OAUTH_PRIVATE_KEY it cannot use, or
+when Redis does not answer: a worker cannot take a job without both, and Celery would otherwise
+retry the broker with a log line every few seconds. Concurrency is `WORKER_CONCURRENCY`; the
+worker consumes the `her2` queue only.
 """
 
 from __future__ import annotations
@@ -36,12 +37,19 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from celery import signals
 
+    from adapter.errors import ClientKeyError
     from adapter.log import configure_logging
+    from adapter.oauth_client import load_private_key
     from adapter.queue import QUEUE
 
     settings = startup.settings()
     startup.mappings()  # loaded before the pool forks: its processes inherit them
     startup.redis_reachable(settings)
+    if settings.fhir_oauth_private_key is not None:  # found now, not at the first report
+        try:
+            load_private_key(settings.fhir_oauth_private_key, settings.fhir_oauth_algorithm)
+        except ClientKeyError as error:
+            raise startup.CannotStart(str(error)) from None
     level = (args.loglevel or settings.log_level).upper()
     os.nice(settings.worker_nice)  # the pool's children inherit it
 
