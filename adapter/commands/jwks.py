@@ -13,7 +13,9 @@ import json
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_CANNOT_START = 0, 1
+from adapter.commands import startup
+
+EXIT_OK = 0
 
 
 def register(commands: Any) -> None:
@@ -24,23 +26,16 @@ def register(commands: Any) -> None:
         description="Print the JSON Web Key Set the EHR verifies the adapter's signed token "
         "requests with (SMART Backend Services). Settings come from the environment (README).",
     )
-    jwks.set_defaults(run=run)
+    jwks.set_defaults(run=run, parser=jwks)
 
 
 def run(_: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from adapter.errors import ClientKeyError
     from adapter.oauth_client import public_jwks
-    from adapter.settings import Settings
 
     try:
-        key_set = public_jwks(Settings())
-    except ValidationError as error:
-        sys.stderr.write(f"her2-adapter jwks: settings: {error.errors()[0]['msg']}\n")
-        return EXIT_CANNOT_START
+        key_set = public_jwks(startup.settings())
     except ClientKeyError as error:
-        sys.stderr.write(f"her2-adapter jwks: {error}\n")
-        return EXIT_CANNOT_START
+        raise startup.CannotStart(str(error)) from None
     sys.stdout.write(json.dumps(key_set, indent=2) + "\n")
     return EXIT_OK

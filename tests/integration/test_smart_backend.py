@@ -25,8 +25,7 @@ import redis
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from adapter.deadletter import KEY as DLQ_KEY
-from adapter.deadletter import DeadLetterQueue
+from adapter.deadletter import LETTER_PREFIX, DeadLetterQueue
 from adapter.errors import AuthorizationRefused
 from adapter.fhir_auth import TOKEN_EARLY_REFRESH_SECONDS, ClientCredentials
 from adapter.fhir_server import FhirServer
@@ -363,7 +362,7 @@ def test_a_wrong_key_is_dead_lettered_as_auth_refused_without_key_material(
         check=True,
     )
     assert "auth-refused" in listed.stdout
-    stored = redis_db.hget(DLQ_KEY, job.job_id)
+    stored = redis_db.get(LETTER_PREFIX + job.job_id)
     assert stored is not None
     private = RSAKey.import_key(wrong.path.read_bytes()).as_dict(private=True)
     for said in (worker.log(), stored.decode(), listed.stdout + listed.stderr):
