@@ -245,7 +245,7 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
         assert record.state is JobState.FAILED
         assert record.outcome is not None
         assert record.outcome["issue"][0]["details"]["text"] == "Invalid bearer token"
-        [letter] = DeadLetterQueue(redis_db).list()
+        [letter] = DeadLetterQueue(redis_db, 3600).list()
         assert letter.reason == "auth-refused"
     finally:
         protected.close()
@@ -263,7 +263,7 @@ def test_report_whose_inputs_are_not_on_the_server_is_dead_lettered_naming_them(
     job = send(message, stored=False)  # the EHR notified before it stored its results
     failed = settled(job)
     assert failed.state is JobState.FAILED
-    [letter] = DeadLetterQueue(redis_db).list()
+    [letter] = DeadLetterQueue(redis_db, 3600).list()
     assert (letter.id, letter.reason) == (job.job_id, "write-rejected")
     assert failed.outcome is not None
     named = " ".join(i["diagnostics"] for i in failed.outcome["issue"])
