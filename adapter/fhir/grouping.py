@@ -50,6 +50,15 @@ class References:
         match = _TYPE_ID.search(ref)
         return self._by_type_id.get((match["type"], match["id"])) if match else None
 
+    def type_of(self, ref: str) -> str | None:
+        """The resource type a reference points at: its entry's, else the one the reference
+        spells (`Organization/x`); None for a `urn:uuid:` that is not in the message."""
+        entry = self.resolve(ref)
+        if entry is not None:
+            return str(entry.resource["resourceType"])
+        match = _TYPE_ID.search(ref)
+        return match["type"] if match else None
+
     def canonical(self, ref: str) -> str:
         """`Type/id` of the resolved resource where it has an id; else the reference as written."""
         entry = self.resolve(ref)
