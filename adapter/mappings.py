@@ -26,7 +26,7 @@ from fhir.resources.R4B.conceptmap import ConceptMap
 from pydantic import ValidationError
 
 from adapter.errors import MappingError
-from adapter.interpretation.model import Category, Flag, NextStep
+from adapter.interpretation.model import Category, Flag, NextStep, SiteGroup
 
 CODESYSTEM_URL: Final = "https://her2-fhir-adapter.org/fhir/CodeSystem/her2-adapter"
 TEXT_SYSTEM: Final = "https://her2-fhir-adapter.org/fhir/text-form"  # group.source of text forms
@@ -67,6 +67,9 @@ REQUIRED_CONCEPTS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "category": frozenset(category.value for category in Category),
         "flag": frozenset(flag.value for flag in Flag),
         "component": frozenset({"ish-group"}),
+        # Codes of the status Observation's QA extensions (adapter/fhir/qa_extensions.py).
+        "site": frozenset(f"site-{group.value}" for group in SiteGroup),
+        "ish-kind": frozenset({"ish-dual-probe-ratio", "ish-single-probe", "ish-qualitative"}),
         "role": frozenset(
             {
                 "ihc-score",

@@ -24,6 +24,7 @@ from adapter.fhir.bundles import (
     transaction_bundle,
 )  # re-exported: one import place
 from adapter.fhir.laboratory import performer_reference
+from adapter.fhir.qa_extensions import qa_extensions
 from adapter.interpretation.conclusion import conclusion_text
 from adapter.interpretation.model import Interpretation, Status
 from adapter.mappings import CODESYSTEM_URL, Mappings
@@ -123,6 +124,7 @@ def case_resources(
         "resourceType": "Observation",
         "id": obs_id,
         "meta": {"lastUpdated": when},
+        "extension": qa_extensions(case, mappings),
         "identifier": identifier,
         "status": status,
         "category": [
