@@ -32,6 +32,8 @@ CODESYSTEM_URL: Final = "https://her2-fhir-adapter.org/fhir/CodeSystem/her2-adap
 TEXT_SYSTEM: Final = "https://her2-fhir-adapter.org/fhir/text-form"  # group.source of text forms
 ORGAN_PROPERTY: Final = CODESYSTEM_URL + "#organ"
 CODESYSTEM_FILE: Final = "her2-adapter.codesystem.json"
+BENCHMARKS_FILE: Final = "qa-benchmarks.json"  # the QA report's bands: adapter/benchmarks.py
+NOT_CONCEPT_MAPS: Final = frozenset({CODESYSTEM_FILE, BENCHMARKS_FILE})
 ANSWER_KINDS: Final = frozenset({"ihc-answer", "ihc-subclass", "ish-answer", "failed", "status"})
 
 
@@ -147,7 +149,7 @@ class Mappings:
 def load_mappings(directory: Path) -> Mappings:
     """Load and check every file of `directory`; raise MappingError naming file and entry."""
     files = sorted(p.name for p in directory.glob("*.json"))
-    unknown = [name for name in files if name != CODESYSTEM_FILE and name not in REGISTRY]
+    unknown = [name for name in files if name not in NOT_CONCEPT_MAPS and name not in REGISTRY]
     if unknown:
         raise MappingError(f"mappings/{unknown[0]}: not in adapter.mappings.REGISTRY")
     for name in (CODESYSTEM_FILE, *REGISTRY):
@@ -158,7 +160,7 @@ def load_mappings(directory: Path) -> Mappings:
     by_text: dict[tuple[str, str], tuple[Target, ...]] = {}
     for name, concern in REGISTRY.items():
         where = f"mappings/{name}"
-        cmap = _validated(where, _read_json(directory / name, where), ConceptMap)
+        cmap = _validated(where, read_json(directory / name, where), ConceptMap)
         for key_system, key_code, targets, entry in _entries(where, cmap, concern, concepts):
             table_key = (concern.name, key_system, key_code)
             if key_system == TEXT_SYSTEM:
@@ -180,9 +182,13 @@ def load_mappings(directory: Path) -> Mappings:
 @cache
 def default_mappings() -> Mappings:
     """The repository's `mappings/` (or `$ADAPTER_MAPPINGS_DIR`), loaded once per process."""
+    return load_mappings(mappings_directory())
+
+
+def mappings_directory() -> Path:
+    """`$ADAPTER_MAPPINGS_DIR`, else the repository's `mappings/`."""
     override = os.environ.get("ADAPTER_MAPPINGS_DIR")
-    directory = Path(override) if override else Path(__file__).resolve().parents[1] / "mappings"
-    return load_mappings(directory)
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "mappings"
 
 
 def _put(
@@ -195,7 +201,8 @@ def _put(
     table[key] = targets
 
 
-def _read_json(path: Path, where: str) -> dict[str, Any]:
+def read_json(path: Path, where: str) -> dict[str, Any]:
+    """A mapping file's JSON object; raises MappingError naming the file (`where`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -211,16 +218,20 @@ def _validated(where: str, data: dict[str, Any], model: type[ConceptMap] | type[
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(
-            "."
-        )
-        raise MappingError(f"{where}: {path or model.__name__}: {first['msg']}") from error
+        raise validation_error(where, error, model.__name__) from error
+
+
+def validation_error(where: str, error: ValidationError, root: str) -> MappingError:
+    """A pydantic error as `file: field.path: message` (the first error; `root` when the
+    error sits on the whole file)."""
+    first = error.errors()[0]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    return MappingError(f"{where}: {path or root}: {first['msg']}")
 
 
 def _read_codesystem(path: Path) -> dict[str, Target]:
     where = f"mappings/{path.name}"
-    system: CodeSystem = _validated(where, _read_json(path, where), CodeSystem)
+    system: CodeSystem = _validated(where, read_json(path, where), CodeSystem)
     if system.url != CODESYSTEM_URL:
         raise MappingError(f"{where}: url must be {CODESYSTEM_URL}")
     concepts: dict[str, Target] = {}
