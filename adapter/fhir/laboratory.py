@@ -41,6 +41,13 @@ def case_laboratory(
     return min(named, key=_earliest)[1] if named else None
 
 
+def written_laboratory(performers: Any) -> Laboratory | None:
+    """The laboratory a written report names in `performer` (read as `case_laboratory` reads
+    an input's: the first Organization's identifier value, else its display, else the
+    reference), with nothing to resolve references against."""
+    return _first(performers, References(()))
+
+
 def performer_reference(laboratory: Laboratory) -> dict[str, Any]:
     """The laboratory as the report's `performer`: an Organization named by its identifier,
     else by its display; reading it back with `case_laboratory` gives the same name."""
