@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapter import __version__
-from adapter.commands import demo, dlq, mllp, serve, worker
+from adapter.commands import demo, dlq, mllp, qa, serve, worker
 from adapter.errors import BadInput, MappingError, UnreadableMessage
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.outcome import exception_outcome, operation_outcome
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.register(commands)
     dlq.register(commands)
     mllp.register(commands)
+    qa.register(commands)
     return parser
 
 

@@ -1,0 +1,82 @@
+"""`her2-adapter qa`: the laboratory QA report (qa-report-contract.md).
+
+    her2-adapter qa [--period month|quarter|year|all] [--format csv|json] SOURCE...
+
+Reads the adapter's reports (files, directories of sink Bundles, `-`), counts each case once
+by its latest report and prints one row per laboratory x site x period plus an `all` row per
+site and period. Exit 0; 2 when a source could not be read (one line each on standard error
+naming it; the rest is still counted and printed); 1 when the mappings or benchmark bands are
+broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from adapter.fhir.report_facts import ReportFacts, ReportReader
+
+EXIT_OK, EXIT_CANNOT_START, EXIT_UNREADABLE = 0, 1, 2
+FORMATS: Final = ("csv", "json")
+Problem = Callable[[str], None]
+
+
+def register(commands: Any) -> None:
+    """Add `qa` to the subcommands of `her2-adapter`."""
+    from adapter.qa.periods import GRANULARITIES
+
+    qa = commands.add_parser(
+        "qa",
+        help="laboratory QA report: HER2 positivity and mix per laboratory, site and period",
+        description="Count the adapter's reports (files written by interpret or the directory "
+        "sink, '-' for standard input) per laboratory, site and period, against the "
+        "literature's bands.",
+    )
+    qa.add_argument("--period", choices=GRANULARITIES, default="month")
+    qa.add_argument("--format", choices=FORMATS, default="csv")
+    qa.add_argument("sources", nargs="+", metavar="SOURCE", help="files or directories, '-'")
+    qa.set_defaults(run=run, parser=qa)
+
+
+def run(args: argparse.Namespace) -> int:
+    from adapter.benchmarks import load_benchmarks
+    from adapter.errors import MappingError
+    from adapter.fhir.report_facts import ReportReader
+    from adapter.mappings import default_mappings, mappings_directory
+    from adapter.qa.report import QaReport
+
+    try:
+        mappings = default_mappings()
+        benchmarks = load_benchmarks(mappings_directory())
+    except MappingError as error:
+        return _say(f"her2-adapter: mappings: {error}", EXIT_CANNOT_START)
+    reader = ReportReader(mappings)
+    problems: list[str] = []
+
+    def problem(line: str) -> None:
+        problems.append(line)
+        _say(f"her2-adapter: {line}")
+
+    with QaReport(benchmarks, args.period) as report:
+        report.count(_file_reports(args.sources, reader, problem))
+        sys.stdout.write(report.render(args.format))
+        for reason, cases in sorted(report.not_counted().items()):
+            _say(f"warning: {cases} case(s) not counted: {reason}")
+    return EXIT_UNREADABLE if problems else EXIT_OK
+
+
+def _file_reports(
+    sources: list[str], reader: ReportReader, problem: Problem
+) -> Iterator[ReportFacts]:
+    from adapter.qa.sources import source_reports
+
+    for name in sources:
+        yield from source_reports(name, reader, problem)
+
+
+def _say(line: str, status: int = EXIT_OK) -> int:
+    sys.stderr.write(line + "\n")
+    return status
