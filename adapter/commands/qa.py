@@ -1,6 +1,6 @@
 """`her2-adapter qa`: the laboratory QA report (qa-report-contract.md).
 
-    her2-adapter qa [--period month|quarter|year|all] [--format csv|json] SOURCE...
+    her2-adapter qa [--period month|quarter|year|all] [--format csv|json|fhir] SOURCE...
 
 Reads the adapter's reports (files, directories of sink Bundles, `-`), counts each case once
 by its latest report and prints one row per laboratory x site x period plus an `all` row per
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from adapter.fhir.report_facts import ReportFacts, ReportReader
 
 EXIT_OK, EXIT_CANNOT_START, EXIT_UNREADABLE = 0, 1, 2
-FORMATS: Final = ("csv", "json")
+FORMATS: Final = ("csv", "json", "fhir")
 Problem = Callable[[str], None]
 
 
@@ -46,11 +46,14 @@ def run(args: argparse.Namespace) -> int:
     from adapter.errors import MappingError
     from adapter.fhir.report_facts import ReportReader
     from adapter.mappings import default_mappings, mappings_directory
+    from adapter.qa.measure_report import require_concepts
     from adapter.qa.report import QaReport
 
     try:
         mappings = default_mappings()
         benchmarks = load_benchmarks(mappings_directory())
+        if args.format == "fhir":
+            require_concepts(mappings)
     except MappingError as error:
         return _say(f"her2-adapter: mappings: {error}", EXIT_CANNOT_START)
     reader = ReportReader(mappings)
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         problems.append(line)
         _say(f"her2-adapter: {line}")
 
-    with QaReport(benchmarks, args.period) as report:
+    with QaReport(mappings, benchmarks, args.period) as report:
         report.count(_file_reports(args.sources, reader, problem))
         sys.stdout.write(report.render(args.format))
         for reason, cases in sorted(report.not_counted().items()):

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from adapter.benchmarks import Benchmarks
 from adapter.fhir.report_facts import ReportFacts
 from adapter.interpretation.model import SiteGroup
+from adapter.mappings import Mappings
 from adapter.qa import tabular
 from adapter.qa.figures import Counts, Row, build_rows
+from adapter.qa.measure_report import measure_reports
 from adapter.qa.periods import period_of
 from adapter.qa.tally import LatestReports
 
@@ -17,7 +19,8 @@ from adapter.qa.tally import LatestReports
 class QaReport:
     """Use as a context manager: the latest-report store is deleted on exit."""
 
-    def __init__(self, benchmarks: Benchmarks, granularity: str) -> None:
+    def __init__(self, mappings: Mappings, benchmarks: Benchmarks, granularity: str) -> None:
+        self.mappings = mappings
         self.benchmarks = benchmarks
         self.granularity = granularity
         self.generated = datetime.now(UTC)
@@ -46,10 +49,13 @@ class QaReport:
         return self._latest.not_counted()
 
     def render(self, form: str) -> str:
-        """The report as `csv` or `json`."""
+        """The report as `csv`, `json` or `fhir` (a Bundle of MeasureReports)."""
         rows = self.rows()
         if form == "csv":
             return tabular.csv_text(rows)
         if form == "json":
             return tabular.json_text(rows, self.benchmarks, self.granularity)
+        if form == "fhir":
+            bundle = measure_reports(rows, self.mappings, self.generated, self._latest.time_range)
+            return tabular.json_dump(bundle)
         raise ValueError(f"unknown format {form!r}")

@@ -19,6 +19,7 @@ from adapter.fhir.values import Measure
 from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import default_mappings
+from adapter.qa.measure_report import FLAG_URL
 from tests.builders import (
     LOINC,
     SCT,
@@ -126,6 +127,7 @@ def test_fed_back_to_the_adapter_the_status_observation_holds_no_ihc_or_ish_resu
         (qa.IHC_USED_URL, "Coding"),
         (qa.ISH_USED_URL, "Coding"),
         (qa.REPORTED_STATUS_URL, "boolean"),
+        (FLAG_URL, "Coding"),  # on the QA report's MeasureReports
     ],
 )
 def test_each_extension_is_defined_by_a_valid_structure_definition(url: str, value: str) -> None:
