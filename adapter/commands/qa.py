@@ -1,6 +1,6 @@
 """`her2-adapter qa`: the laboratory QA report (qa-report-contract.md).
 
-    her2-adapter qa [--period month|quarter|year|all] [--format csv|json|fhir] SOURCE...
+    her2-adapter qa [--period month|quarter|year|all] [--format csv|json|html|fhir] SOURCE...
 
 Reads the adapter's reports (files, directories of sink Bundles, `-`), counts each case once
 by its latest report and prints one row per laboratory x site x period plus an `all` row per
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from adapter.fhir.report_facts import ReportFacts, ReportReader
 
 EXIT_OK, EXIT_CANNOT_START, EXIT_UNREADABLE = 0, 1, 2
-FORMATS: Final = ("csv", "json", "fhir")
+FORMATS: Final = ("csv", "json", "html", "fhir")
 Problem = Callable[[str], None]
 
 

@@ -11,6 +11,7 @@ from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.qa import tabular
 from adapter.qa.figures import Counts, Row, build_rows
+from adapter.qa.html import html_page
 from adapter.qa.measure_report import measure_reports
 from adapter.qa.periods import period_of
 from adapter.qa.tally import LatestReports
@@ -49,7 +50,7 @@ class QaReport:
         return self._latest.not_counted()
 
     def render(self, form: str) -> str:
-        """The report as `csv`, `json` or `fhir` (a Bundle of MeasureReports)."""
+        """The report as `csv`, `json`, `fhir` (a Bundle of MeasureReports) or `html`."""
         rows = self.rows()
         if form == "csv":
             return tabular.csv_text(rows)
@@ -58,4 +59,6 @@ class QaReport:
         if form == "fhir":
             bundle = measure_reports(rows, self.mappings, self.generated, self._latest.time_range)
             return tabular.json_dump(bundle)
+        if form == "html":
+            return html_page(rows, self.benchmarks, self.granularity, self.generated)
         raise ValueError(f"unknown format {form!r}")
