@@ -80,10 +80,11 @@ def test_reports_not_counted_are_told_on_standard_error(
     assert all(int(b.split(",")[3]) - int(a.split(",")[3]) == 1 for b, a in changed)
 
 
-def test_no_source_is_a_usage_error() -> None:
-    ran = her2_adapter("qa")
-    assert ran.returncode == 2
-    assert "the following arguments are required: SOURCE" in ran.stderr
+def test_give_sources_or_a_server_not_both() -> None:
+    for args in ((), ("--fhir-server", "http://127.0.0.1:9", "x.json")):
+        ran = her2_adapter("qa", *args)
+        assert ran.returncode == 2
+        assert "give either SOURCE... or --fhir-server URL" in ran.stderr
 
 
 def test_broken_bands_stop_it_before_reading(tmp_path: Path, generated: Population) -> None:
