@@ -22,6 +22,11 @@ _TYPE_ID: Final = re.compile(
 )
 
 
+def listed(value: Any) -> list[Any]:
+    """The items of a JSON array; none for anything else (a malformed field reads as absent)."""
+    return value if isinstance(value, list) else []
+
+
 def reference_of(holder: Any) -> str | None:
     """The `reference` string of a Reference JSON, or None."""
     ref = holder.get("reference") if isinstance(holder, dict) else None

@@ -10,12 +10,12 @@ laboratory is the case's: the laboratory that started the work-up and sent an IS
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from adapter.case import Laboratory
-from adapter.fhir.grouping import References, reference_of
+from adapter.fhir.grouping import References, listed, reference_of
 from adapter.fhir.observations import issued_of
 from adapter.fhir.validation import Entry
 
@@ -70,7 +70,7 @@ def _earliest(named: tuple[datetime | None, Laboratory]) -> tuple[bool, datetime
 
 
 def _first(references: Any, refs: References) -> Laboratory | None:
-    for holder in references if isinstance(references, list) else ():
+    for holder in listed(references):
         laboratory = _laboratory(holder, refs) if isinstance(holder, dict) else None
         if laboratory is not None:
             return laboratory
@@ -87,17 +87,13 @@ def _laboratory(holder: dict[str, Any], refs: References) -> Laboratory | None:
         return None
     organization = target.resource if target is not None else {}
     display = _text(holder.get("display")) or _text(organization.get("name"))
-    for identifier in (*_list(organization.get("identifier")), holder.get("identifier")):
+    for identifier in (*listed(organization.get("identifier")), holder.get("identifier")):
         value = _text(identifier.get("value")) if isinstance(identifier, dict) else None
         if value:
             return Laboratory(value, _text(identifier.get("system")), display)
     if display:
         return Laboratory(display=display)
     return Laboratory(display=refs.canonical(written)) if written else None
-
-
-def _list(value: Any) -> Iterable[Any]:
-    return value if isinstance(value, list) else ()
 
 
 def _text(value: Any) -> str | None:

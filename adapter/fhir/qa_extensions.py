@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from adapter.case import Case
+from adapter.fhir.grouping import listed
 from adapter.fhir.values import IHC_VALUES
 from adapter.interpretation.ish import IshKind
 from adapter.interpretation.model import IhcValue, SiteGroup
@@ -85,7 +86,7 @@ def qa_extensions(case: Case, mappings: Mappings) -> list[dict[str, Any]]:
 
 def read_qa_extensions(observation: dict[str, Any]) -> CodedFacts:
     """The coded facts of a status Observation; unknown codes are ignored."""
-    extensions = [e for e in _list(observation.get("extension")) if isinstance(e, dict)]
+    extensions = [e for e in listed(observation.get("extension")) if isinstance(e, dict)]
     sites = {concept: group for group, concept in SITE_CONCEPTS.items()}
     site = next(iter(_codes(extensions, SITE_GROUP_URL, sites)), None)
     reported = any(
@@ -120,7 +121,3 @@ def _codes(extensions: list[dict[str, Any]], url: str, known: Iterable[str]) -> 
         ):
             found.append(coding["code"])
     return found
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

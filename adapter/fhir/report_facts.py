@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from adapter.fhir.grouping import listed
 from adapter.fhir.laboratory import written_laboratory
 from adapter.fhir.observations import parse_fhir_datetime
 from adapter.fhir.qa_extensions import read_qa_extensions
@@ -79,7 +80,7 @@ def report_pairs(resources: Iterable[JsonDict]) -> Iterator[tuple[JsonDict, Json
 
 def case_identifier(resource: JsonDict) -> str | None:
     """The value of the adapter's business identifier (report and status Observation)."""
-    for identifier in _list(resource.get("identifier")):
+    for identifier in listed(resource.get("identifier")):
         if isinstance(identifier, dict) and identifier.get("system") == REPORT_ID_SYSTEM:
             value = identifier.get("value")
             return value if isinstance(value, str) and value else None
@@ -127,7 +128,7 @@ class ReportReader:
             return None
         codes: set[str] = set()
         group = None
-        for component in _list(observation.get("component")):
+        for component in listed(observation.get("component")):
             code = _our_code(component.get("code") if isinstance(component, dict) else None)
             if code == "ish-group" and isinstance(component.get("valueInteger"), int):
                 group = component["valueInteger"]
@@ -151,7 +152,7 @@ class ReportReader:
         """The HER2 status of the output value (adapter-contract.md 2.3): a LOINC answer, or
         a next-step code of our CodeSystem for Pending."""
         value = observation.get("valueCodeableConcept")
-        for coding in _list(value.get("coding") if isinstance(value, dict) else None):
+        for coding in listed(value.get("coding") if isinstance(value, dict) else None):
             if not isinstance(coding, dict):
                 continue
             system, code = coding.get("system"), coding.get("code")
@@ -170,13 +171,13 @@ def _is_status_observation(resource: JsonDict) -> bool:
     codings = code.get("coding") if isinstance(code, dict) else None
     return any(
         isinstance(c, dict) and (c.get("system"), c.get("code")) == (LOINC, "48676-1")
-        for c in _list(codings)
+        for c in listed(codings)
     )
 
 
 def _our_code(code: Any) -> str | None:
     """The code of our CodeSystem in a CodeableConcept, or None."""
-    for coding in _list(code.get("coding") if isinstance(code, dict) else None):
+    for coding in listed(code.get("coding") if isinstance(code, dict) else None):
         if isinstance(coding, dict) and coding.get("system") == CODESYSTEM_URL:
             value = coding.get("code")
             return value if isinstance(value, str) else None
@@ -185,7 +186,3 @@ def _our_code(code: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

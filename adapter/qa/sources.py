@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
+from adapter.fhir.grouping import listed
 from adapter.fhir.report_facts import ReportFacts, ReportReader, report_pairs
 
 STDIN: Final = "-"
@@ -100,9 +101,8 @@ def _resources(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
     """A Bundle's resources (any type: collection, transaction, searchset), or the resource."""
     if document["resourceType"] != "Bundle":
         return [document]
-    entries = document.get("entry")
     return (
         e["resource"]
-        for e in (entries if isinstance(entries, list) else ())
+        for e in listed(document.get("entry"))
         if isinstance(e, dict) and isinstance(e.get("resource"), dict)
     )
