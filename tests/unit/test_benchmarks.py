@@ -3,7 +3,6 @@ naming the file and the entry (qa-report-contract.md 5)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ from adapter.benchmarks import load_benchmarks
 from adapter.errors import MappingError
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import load_mappings
+from tests.unit.test_mappings import broken
 
 SOURCE = Path(__file__).resolve().parents[2] / "mappings"
 FILE = "qa-benchmarks.json"
@@ -41,15 +41,6 @@ def test_the_mappings_folder_holding_the_bands_still_loads() -> None:
     assert load_mappings(SOURCE).concept("HER2-low").code == "HER2-low"
 
 
-def broken(tmp_path: Path, edit: Any) -> Path:
-    shutil.copytree(SOURCE, tmp_path / "m")
-    path = tmp_path / "m" / FILE
-    data = json.loads(path.read_text())
-    edit(data)
-    path.write_text(json.dumps(data))
-    return tmp_path / "m"
-
-
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -63,7 +54,7 @@ def broken(tmp_path: Path, edit: Any) -> Path:
 )
 def test_a_broken_band_names_file_and_entry(tmp_path: Path, edit: Any, message: str) -> None:
     with pytest.raises(MappingError, match=rf"^mappings/qa-benchmarks\.json: {message}"):
-        load_benchmarks(broken(tmp_path, edit))
+        load_benchmarks(broken(tmp_path, FILE, edit))
 
 
 def test_a_file_that_is_not_json(tmp_path: Path) -> None:

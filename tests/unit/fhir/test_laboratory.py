@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,10 +9,9 @@ import pytest
 from adapter.case import Laboratory
 from adapter.fhir.findings import read_message
 from adapter.fhir.laboratory import performer_reference
-from adapter.fhir.report import case_resources
-from adapter.interpretation.interpret import interpret
 from adapter.mappings import default_mappings
 from tests.builders import her2_bundle, ihc_observation, ish_observation
+from tests.unit.fhir.outputs import case_outputs
 
 LAB_A = {"resourceType": "Organization", "id": "lab-a", "name": "Lab A"}
 
@@ -105,11 +103,7 @@ def test_report_and_status_observation_carry_performer_and_time() -> None:
     ihc = ihc_observation(
         "3+", performer=[{"display": "Lab B"}], effectiveDateTime="2025-11-03T09:00:00+01:00"
     )
-    (case,) = read_message(ihc, default_mappings()).cases
-    when = datetime(2026, 1, 1, tzinfo=UTC)
-    obs, report, _ = case_resources(
-        case, interpret(case.findings), default_mappings(), recorded=when
-    )
+    obs, report, _ = case_outputs(ihc)
     for resource in (obs, report):
         assert resource["performer"] == [{"type": "Organization", "display": "Lab B"}]
         assert resource["effectiveDateTime"] == "2025-11-03T09:00:00+01:00"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,40 +10,29 @@ import pytest
 from fhir.resources.R4B.structuredefinition import StructureDefinition
 
 from adapter.fhir import qa_extensions as qa
-from adapter.fhir.findings import read_message
 from adapter.fhir.observations import read_observation
-from adapter.fhir.report import case_resources
 from adapter.fhir.validation import Entry
 from adapter.fhir.values import Measure
-from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import default_mappings
 from adapter.qa.measure_report import FLAG_URL
 from tests.builders import (
     LOINC,
     SCT,
-    her2_bundle,
     ihc_observation,
     ish_observation,
     observation,
     quantity,
     specimen,
 )
+from tests.unit.fhir.outputs import case_outputs
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "fhir"
 STOMACH = {"coding": [{"system": SCT, "code": "69695003"}]}
 
 
 def status_observation(*resources: dict[str, Any]) -> dict[str, Any]:
-    message = her2_bundle(*resources) if len(resources) > 1 else resources[0]
-    (case,) = read_message(message, default_mappings()).cases
-    obs, _, _ = case_resources(
-        case,
-        interpret(case.findings),
-        default_mappings(),
-        recorded=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    return obs
+    return case_outputs(*resources)[0]
 
 
 def facts(*resources: dict[str, Any]) -> qa.CodedFacts:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from adapter.fhir.findings import read_message
-from adapter.fhir.report import case_resources
 from adapter.fhir.report_facts import (
     ENTERED_IN_ERROR,
     NO_QA_FACTS,
@@ -17,24 +14,18 @@ from adapter.fhir.report_facts import (
     ReportReader,
     report_pairs,
 )
-from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import SiteGroup, Status
 from adapter.mappings import default_mappings
-from tests.builders import her2_bundle, ihc_observation, ish_observation
+from tests.builders import ihc_observation, ish_observation
+from tests.unit.fhir.outputs import RECORDED, case_outputs
 
 READER = ReportReader(default_mappings())
 
 
 def outputs(*resources: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    message = her2_bundle(*resources) if len(resources) > 1 else resources[0]
-    (case,) = read_message(message, default_mappings()).cases
-    obs, report, _ = case_resources(
-        case,
-        interpret(case.findings),
-        default_mappings(),
-        recorded=datetime(2026, 2, 1, tzinfo=UTC),
-    )
-    return report, obs
+    """(DiagnosticReport, status Observation) of a one-case message."""
+    observation, report, _ = case_outputs(*resources)
+    return report, observation
 
 
 @pytest.mark.parametrize(
@@ -64,7 +55,7 @@ def test_a_report_s_case_laboratory_time_and_figures() -> None:
     facts = READER.read(report, obs)
     assert facts.case == report["identifier"][0]["value"]
     assert (facts.laboratory, facts.time, facts.version) == ("Lab A", "2026-01-05", None)
-    assert facts.issued == datetime(2026, 2, 1, tzinfo=UTC)
+    assert facts.issued == RECORDED
     assert facts.figures is not None
     assert facts.figures.site is SiteGroup.BREAST
     assert (facts.figures.ish_group, facts.figures.her2_low, facts.figures.ihc_score) == (
