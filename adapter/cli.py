@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapter import __version__
-from adapter.commands import alive, demo, dlq, jwks, mllp, serve, startup, worker
+from adapter.commands import alive, demo, dlq, jwks, mllp, qa, serve, startup, worker
 from adapter.errors import BadInput, UnreadableMessage
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.outcome import exception_outcome, operation_outcome
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     mllp.register(commands)
     alive.register(commands)
     jwks.register(commands)
+    qa.register(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -30,7 +31,7 @@ FHIR_JSON: Final = "application/fhir+json"
 
 
 class FhirServer:
-    """The EHR's FHIR R4 server: transaction, read, metadata check."""
+    """The EHR's FHIR R4 server: transaction, read, search (paged), metadata check."""
 
     def __init__(self, http: httpx.Client, base_url: str, auth: httpx.Auth | None = None) -> None:
         self._http = http
@@ -60,6 +61,37 @@ class FhirServer:
         """GET metadata, without a token (public); raises DependencyUnavailable or WriteRejected."""
         self._send("GET", f"{self._base}/metadata", "metadata", authenticated=False)
 
+    def search(self, resource_type: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every page (a `searchset` Bundle) of `GET <type>?<params>`, one at a time.
+
+        Follows the `next` links; a server that gives none but a `total` beyond the entries
+        read so far is asked for the following page by `_offset`. Raises as `read` does.
+        """
+        action = f"search {resource_type}"
+        url: str = f"{self._base}/{resource_type}"
+        query: Mapping[str, str] | None = params
+        read = 0
+        while True:
+            page = parse_json(self._send("GET", url, action, params=query).content)
+            yield page
+            entries = [e for e in page.get("entry") or () if isinstance(e, dict)]
+            read += len(entries)
+            following = next(
+                (
+                    link.get("url")
+                    for link in page.get("link") or ()
+                    if link.get("relation") == "next"
+                ),
+                None,
+            )
+            total = page.get("total")
+            if isinstance(following, str) and following:
+                url, query = following, None
+            elif entries and isinstance(total, int) and read < total and query is not None:
+                query = {**params, "_offset": str(read)}
+            else:
+                return
+
     def _send(
         self,
         method: str,
@@ -68,6 +100,7 @@ class FhirServer:
         content: bytes | None = None,
         *,
         authenticated: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         headers = {"Accept": FHIR_JSON}
         if content is not None:
@@ -77,6 +110,7 @@ class FhirServer:
                 method,
                 url,
                 content=content,
+                params=params,
                 headers=headers,
                 auth=(self._auth or httpx.USE_CLIENT_DEFAULT) if authenticated else None,
             )

@@ -36,6 +36,7 @@ from adapter.hl7v2.parse import (
 )
 from adapter.hl7v2.to_fhir import (
     input_observation,
+    laboratory_reference,
     specimen_resource,
     subject_reference,
     v2_id,
@@ -123,6 +124,7 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
     placed = place_observations(parsed, header.facility, parsed.value(parsed.first("MSH"), 10))
     results = _latest(her2_results(parsed, placed, codes))
     subject = subject_reference(parsed, header.facility)
+    performer = laboratory_reference(parsed)
     zone = zone_of(header.timestamp)
     specimens: dict[str, Json] = {}
     observations: list[tuple[Json, Her2Obx]] = []
@@ -135,6 +137,7 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
             result,
             observation_id=observation_id,
             subject=subject,
+            performer=performer,
             specimen_id=specimens[specimen.key.key]["id"],
             codes=codes,
             zone=zone,
