@@ -28,7 +28,7 @@ class _Refused(Exception):
     """Raised while parsing at the first object holding what FHIR JSON cannot; located after."""
 
 
-def _refuse_constant(name: str) -> _Constant:
+def _refuse_constant(_: str) -> _Constant:
     raise _Refused
 
 
@@ -95,15 +95,16 @@ def _located(text: str) -> BadInput:
     if found is None:  # only where FHIR JSON has no place at all (an array in an array)
         return UnreadableMessage("not FHIR JSON: a null, empty string, NaN or Infinity")
     path, value = found
+    refused: BadInput
     if isinstance(value, _Constant):
-        error: BadInput = UnreadableMessage(f"{value} is not a JSON number")
+        refused = UnreadableMessage(f"{value} is not a JSON number")
     elif value == "":
-        error = InvalidResource("an empty string is not a FHIR JSON value: leave it out")
+        refused = InvalidResource("an empty string is not a FHIR JSON value: leave it out")
     else:
-        error = InvalidResource(
+        refused = InvalidResource(
             "null is not a FHIR JSON value: leave the element out, or send its value"
         )
-    return _in_entry(whole, path, error)
+    return _in_entry(whole, path, refused)
 
 
 def _in_entry(whole: dict[str, Any], path: str, error: BadInput) -> BadInput:

@@ -107,16 +107,12 @@ def read_raw(raw: RawMessage, mappings: Mappings) -> V2Reading:
 
 
 def read_parsed(parsed: ParsedMessage, mappings: Mappings) -> V2Reading:
-    """Read a parsed message; errors carry `header` where the MSH could be read."""
+    """Read a parsed message. An ACK for an error names the message's MSH facts, which the
+    caller reads beside it (`header.read_msh_only`): an error carries its location only."""
     header = read_header(parsed)
-    try:
-        check_accepted(parsed)
-        check_decoded(parsed)
-        return _read(parsed, header, mappings)
-    except BadInput as error:
-        if isinstance(error, V2BadMessage | V2BadValue):
-            error.header = header  # for the ACK
-        raise
+    check_accepted(parsed)
+    check_decoded(parsed)
+    return _read(parsed, header, mappings)
 
 
 def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V2Reading:
