@@ -10,12 +10,10 @@ the worker's key.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,6 +21,7 @@ import httpx
 
 from adapter.errors import DependencyUnavailable, WriteRejected
 from adapter.fhir.json_input import parse_json
+from adapter.fhir.json_output import dumps
 from adapter.fhir_auth import outbound_auth
 from adapter.http_status import raise_for_status
 from adapter.settings import Settings
@@ -182,12 +181,4 @@ def _relative(location: str, base: str) -> str:
 
 
 def _json_bytes(resource: dict[str, Any]) -> bytes:
-    return json.dumps(resource, default=_decimal, ensure_ascii=False).encode()
-
-
-def _decimal(value: object) -> float:
-    # Output resources carry reported numbers as the input wrote them (<= 15 significant
-    # digits), which a float's shortest repr prints unchanged (as the command line does).
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return dumps(resource).encode()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from adapter.benchmarks import Benchmarks
+from adapter.fhir.json_output import dumps
 from adapter.qa.figures import COLUMNS, Row
 
 
@@ -40,7 +39,7 @@ def json_text(rows: Sequence[Row], benchmarks: Benchmarks, granularity: str) -> 
 
 def json_dump(document: dict[str, Any]) -> str:
     """Indented JSON; Decimals as numbers, enums as their values."""
-    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_value) + "\n"
+    return dumps(document, indent=2, default=_enum_value) + "\n"
 
 
 def csv_cell(value: Any) -> str:
@@ -52,10 +51,7 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _json_value(value: object) -> Any:
-    # Shares have one decimal: a float prints them unchanged (12.5, 0.0).
-    if isinstance(value, Decimal):
-        return float(value)
+def _enum_value(value: object) -> Any:
     if isinstance(value, Enum):
         return value.value
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
