@@ -29,7 +29,8 @@ from adapter.fhir.outcome import exception_outcome, operation_outcome
 from adapter.fhir.report import collection_bundle
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
-from adapter.pipeline import InterpretedCase, InterpretedMessage, interpret_message
+from adapter.service.offline import InterpretedMessage, interpret_message, interpret_v2_file
+from adapter.service.settle import InterpretedCase
 from adapter.summary import summary_line
 
 PROG = "her2-adapter"
@@ -178,8 +179,6 @@ class Run:
         A bad message is one line naming the file, the message's number and the field; the
         good ones are still printed; exit 2 when any message was bad (hl7v2-contract.md 1).
         """
-        from adapter.hl7v2.offline import interpret_v2_file  # only this mode needs python-hl7
-
         resources: list[dict[str, Any]] = []
         any_good, status = False, EXIT_OK
         for name in names:

@@ -8,7 +8,7 @@ conclusion; this is a summary, never a second source of truth.
 
 from __future__ import annotations
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.interpretation.model import Interpretation
 
 

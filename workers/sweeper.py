@@ -3,7 +3,7 @@
 Celery's Redis transport takes a task with BRPOP and only then records it as unacknowledged;
 a Redis crash between the two (or a Redis restart while the task is in flight) loses it, and
 acks_late cannot help a task the broker no longer has. Every accepted job is also pending in
-the job store (adapter/jobs.py) until it is done or failed. Every half visibility timeout one
+the job store (adapter/job_store.py) until it is done or failed. Every half visibility timeout one
 worker (a short Redis lock picks it) looks for jobs pending for longer than the visibility
 timeout that the broker neither queues nor holds unacknowledged, and submits them again. A
 re-submitted job that was not lost after all is processed twice, which the idempotent worker
@@ -24,7 +24,7 @@ import celery
 import redis
 from celery import signals
 
-from adapter.jobs import JobStore
+from adapter.job_store import JobStore
 from adapter.metrics import Metrics
 from adapter.periodic import Periodic
 from adapter.queue import make_celery, queue_depth

@@ -38,7 +38,7 @@ from fastapi.responses import JSONResponse
 
 from adapter.api.auth import require_api_key
 from adapter.api.services import Services
-from adapter.deadletter import DeadLetterQueue
+from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import DirectorySink
 from adapter.heartbeat import alive_listeners
 from adapter.queue import queue_depth

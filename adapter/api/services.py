@@ -16,9 +16,9 @@ from fastapi import Request
 
 from adapter.api.auth import ApiKeys
 from adapter.api.capability import capability_statement
-from adapter.deadletter import DeadLetterQueue
+from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import write_back_target
-from adapter.jobs import JobStore
+from adapter.job_store import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
 from adapter.queue import make_celery

@@ -221,7 +221,7 @@ def mllp_listener(settings: Any) -> Iterator[int]:
 
 def feed_mllp(port: int, examples: Traversable, settings: Any) -> list[dict[str, Any]]:
     """Send each `hl7v2/*.hl7` over MLLP, one after the other; wait for each one's job."""
-    from adapter.jobs import PREFIX, JobStore
+    from adapter.job_store import PREFIX, JobStore
     from adapter.redis_client import redis_client
 
     read = _reader(settings)
@@ -252,7 +252,7 @@ def feed_mllp(port: int, examples: Traversable, settings: Any) -> list[dict[str,
 
 
 def _job_keys(client: Any) -> set[str]:
-    from adapter.jobs import PREFIX
+    from adapter.job_store import PREFIX
 
     return {k.decode() for k in client.scan_iter(PREFIX + "*")}
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.fhir.grouping import listed
 from adapter.fhir.values import IHC_VALUES
 from adapter.interpretation.ish import IshKind

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any, Final
 
 import adapter
-from adapter.case import Case
 from adapter.fhir.bundles import (
     collection_bundle,
     transaction_bundle,
 )  # re-exported: one import place
+from adapter.fhir.case import Case
 from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.qa_extensions import qa_extensions
 from adapter.interpretation.conclusion import conclusion_text

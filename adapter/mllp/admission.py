@@ -31,7 +31,6 @@ import redis
 from cryptography import x509
 
 from adapter.errors import BadInput, QueueUnavailable
-from adapter.fhir.observations import is_her2_withdrawal
 from adapter.hl7v2.ack import (
     AckCode,
     AckOutcome,
@@ -50,7 +49,7 @@ from adapter.hl7v2.errors import (
 )
 from adapter.hl7v2.header import MessageHeader, read_msh_only
 from adapter.hl7v2.reading import V2Reading, read_v2_message
-from adapter.jobs import JobStore
+from adapter.job_store import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
 from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
@@ -177,7 +176,7 @@ def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
 def _queue(
     frame: bytes, reading: V2Reading, svc: ListenerServices
 ) -> tuple[AckOutcome, str | None, str]:
-    if not reading.has_her2 and not _withdraws(reading, svc.mappings):
+    if not reading.has_her2 and not reading.withdraws:
         return accepted(has_her2=False), None, "no-her2-result"
     job = InterpretJob(
         job_id=str(uuid.uuid4()),
@@ -235,11 +234,6 @@ def _answer(
         },
     )
     return Answer(ack, code, job_id, reading.charset if reading is not None else "utf-8")
-
-
-def _withdraws(reading: V2Reading, mappings: Mappings) -> bool:
-    """The message withdraws (X / D / W) an earlier HER2 result: the worker re-issues its case."""
-    return any(is_her2_withdrawal(entry["resource"], mappings) for entry in reading.bundle["entry"])
 
 
 def separators(frame: bytes) -> int:

@@ -23,7 +23,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from adapter.jobs import PREFIX as JOB_PREFIX
+from adapter.job_store import PREFIX as JOB_PREFIX
 from adapter.queue import queue_depth
 from tests.fuzz.strategies import (
     AUTH,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from adapter.cases import LOCK_PREFIX, CaseMeta, CaseStore, StoredCase, digest
+from adapter.case_store import LOCK_PREFIX, CaseStore, digest
 from adapter.errors import DependencyUnavailable
+from adapter.service.case_state import CaseMeta, StoredCase, merge
+from tests.builders import ish_observation
 
 KEY = "specimen|Specimen/fenced"
 
@@ -41,3 +43,15 @@ def test_a_busy_case_makes_the_job_retry_instead_of_waiting_forever(
     store = CaseStore(redis_db, 60)
     with store.lock(KEY), pytest.raises(DependencyUnavailable), store.lock(KEY, wait_seconds=0.2):
         pass
+
+
+def test_a_stored_case_comes_back_with_its_numbers_exact(redis_db: redis.Redis) -> None:
+    store = CaseStore(redis_db, 60)
+    resource = ish_observation("1.9999999999999999999", her2="4.00")
+    case = merge(StoredCase.new(KEY), [(resource, None)])
+    with store.lock(KEY) as token:
+        store.save(case, token)
+    back = stored(store).inputs["Observation/ish"]["resource"]
+    assert back == resource
+    assert str(back["valueQuantity"]["value"]) == "1.9999999999999999999"
+    assert str(back["component"][0]["valueQuantity"]["value"]) == "4.00"

@@ -11,9 +11,9 @@ import celery
 import pytest
 import redis
 
-from adapter.deadletter import DeadLetterQueue
+from adapter.dead_letters import DeadLetterQueue
 from adapter.errors import QueueUnavailable
-from adapter.jobs import JobState, JobStore
+from adapter.job_store import JobState, JobStore
 from adapter.queue import QUEUE, queue_depth
 from adapter.redis_client import redis_client
 from adapter.settings import Settings

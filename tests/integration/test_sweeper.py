@@ -8,7 +8,7 @@ from collections.abc import Callable
 import celery
 import redis
 
-from adapter.jobs import JobState, JobStore
+from adapter.job_store import JobState, JobStore
 from adapter.queue import QUEUE
 from tests.builders import her2_bundle, ihc_observation, specimen
 from tests.integration.conftest import ehr_holds, make_job

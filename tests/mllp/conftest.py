@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from adapter.jobs import JobStore
+from adapter.job_store import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
 from adapter.mllp.admission import ListenerServices

@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 
-from adapter.jobs import JobState, JobStore
+from adapter.job_store import JobState, JobStore
 from adapter.mappings import default_mappings
 from tests.soak.load import Feed
 from tests.soak.plan import make_plan

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapter.case import Laboratory
+from adapter.fhir.case import Laboratory
 from adapter.fhir.findings import read_message
 from adapter.fhir.laboratory import performer_reference
 from adapter.mappings import default_mappings

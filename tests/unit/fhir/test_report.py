@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fhir.resources.R4B.bundle import Bundle
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.fhir.report import case_resources, collection_bundle, transaction_bundle
 from adapter.interpretation.model import (
     Category,
