@@ -26,8 +26,9 @@ from typing import Any, Final
 import celery
 import redis
 
+from adapter.broker import task_message
 from adapter.errors import QueueUnavailable
-from adapter.queue import QUEUE, InterpretJob, task_message
+from adapter.queue import QUEUE, InterpretJob
 
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"

@@ -15,7 +15,6 @@ and looking for it in a long queue is costly. It is swept once the backlog has d
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any, Final
@@ -24,28 +23,17 @@ import celery
 import redis
 from celery import signals
 
+from adapter.broker import held_task_ids, queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
 from adapter.periodic import Periodic
-from adapter.queue import make_celery, queue_depth
+from adapter.queue import make_celery
 from adapter.redis_client import redis_client
 from adapter.settings import Settings, get_settings
 
 log = logging.getLogger("her2.sweeper")
 LOCK: Final = "her2:sweeper"
-UNACKED: Final = "unacked"  # kombu's Redis transport: delivery tag -> [message, exchange, key]
 _sweepers: list[Periodic] = []
-
-
-def held_task_ids(client: redis.Redis) -> set[str]:
-    """Ids of the tasks the broker has handed out and not yet seen acknowledged."""
-    ids = set()
-    for raw in client.hvals(UNACKED):
-        try:
-            ids.add(str(json.loads(raw)[0]["headers"]["id"]))
-        except (ValueError, LookupError, TypeError):
-            continue  # not a Celery task message: not ours to judge
-    return ids
 
 
 def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:

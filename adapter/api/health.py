@@ -38,10 +38,10 @@ from fastapi.responses import JSONResponse
 
 from adapter.api.auth import require_api_key
 from adapter.api.services import Services
+from adapter.broker import queue_depth
 from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import DirectorySink
 from adapter.heartbeat import alive_listeners
-from adapter.queue import queue_depth
 from workers.heartbeat import alive_workers
 
 HEALTH_JSON: Final = "application/health+json"

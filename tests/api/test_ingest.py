@@ -13,8 +13,8 @@ import redis
 
 from adapter.api.admission import MAX_DEPTH, MAX_ENTRIES
 from adapter.api.app import create_app
+from adapter.broker import queue_depth
 from adapter.job_store import JobStore
-from adapter.queue import queue_depth
 from tests.api.conftest import (
     AUTH,
     FHIR_JSON,

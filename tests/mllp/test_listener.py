@@ -14,11 +14,12 @@ from typing import Any
 
 import redis
 
+from adapter.broker import queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
 from adapter.mllp.admission import ListenerServices
 from adapter.mllp.senders import SenderPolicy
-from adapter.queue import QUEUE, queue_depth
+from adapter.queue import QUEUE
 from tests.mllp.support import (
     EB,
     SB,
