@@ -9,7 +9,7 @@ The job store is also the outbox that makes "accepted" durable beyond the broker
 job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
 message until it is done or failed (or its record expired). Celery's Redis transport pops a
 task before it records it as unacknowledged, so a Redis crash between the two loses the task;
-the worker's sweeper (workers/sweeper.py) re-submits a pending job that the broker no longer
+the sweeper (adapter/service/sweeper.py) re-submits a pending job that the broker no longer
 holds.
 """
 

@@ -41,8 +41,7 @@ from adapter.api.services import Services
 from adapter.broker import queue_depth
 from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import DirectorySink
-from adapter.heartbeat import alive_listeners
-from workers.heartbeat import alive_workers
+from adapter.heartbeat import alive_listeners, alive_workers
 
 HEALTH_JSON: Final = "application/health+json"
 REDIS_WARN_MS: Final = 100.0

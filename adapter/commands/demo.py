@@ -308,8 +308,8 @@ def worker_process(env: dict[str, str], out: Path) -> Iterator[subprocess.Popen[
 
 
 def _wait_for_worker(settings: Any, out: Path) -> None:
+    from adapter.heartbeat import alive_workers
     from adapter.redis_client import redis_client
-    from workers.heartbeat import alive_workers
 
     client = redis_client(settings)
     try:

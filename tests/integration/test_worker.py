@@ -16,13 +16,13 @@ import redis
 
 from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir.report import ID_NAMESPACE, REPORT_ID_SYSTEM, resource_id
+from adapter.heartbeat import alive_workers
 from adapter.job_store import JobState
 from adapter.metrics import KEY as METRICS_KEY
 from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
 from tests.integration.conftest import WorkerProcess, ehr_holds, wait_for
 from tests.support.fhir_server import FhirTestServer, free_port
-from workers.heartbeat import alive_workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,30 +10,26 @@ re-submitted job that was not lost after all is processed twice, which the idemp
 makes harmless (same ids, same report).
 
 While the queue is not empty nothing is swept: a pending job may simply be waiting its turn,
-and looking for it in a long queue is costly. It is swept once the backlog has drained.
+and looking for it in a long queue is costly. It is swept once the backlog has drained. The
+worker runs `sweep_once` on a timer (workers/lifecycle.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Final
+from typing import Final
 
 import celery
 import redis
-from celery import signals
 
 from adapter.broker import held_task_ids, queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
-from adapter.periodic import Periodic
-from adapter.queue import make_celery
-from adapter.redis_client import redis_client
-from adapter.settings import Settings, get_settings
+from adapter.settings import Settings
 
 log = logging.getLogger("her2.sweeper")
 LOCK: Final = "her2:sweeper"
-_sweepers: list[Periodic] = []
 
 
 def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:
@@ -59,24 +55,13 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
     return resent
 
 
-def start_sweeper(settings: Settings) -> Periodic:
-    """Sweep every half visibility timeout, in whichever worker takes the short lock first."""
-    client, app = redis_client(settings), make_celery(settings)
-    interval = max(1, settings.visibility_timeout_seconds // 2)
-
-    def sweep_once() -> None:
-        if client.set(LOCK, "1", nx=True, ex=interval):
-            sweep(client, app, settings)
-
-    return Periodic("her2-sweeper", interval, sweep_once, first_now=False).start()
+def sweep_once(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:
+    """`sweep` in whichever worker takes the short lock first (one sweep per interval)."""
+    if not client.set(LOCK, "1", nx=True, ex=sweep_interval(settings)):
+        return []
+    return sweep(client, app, settings)
 
 
-@signals.worker_ready.connect  # type: ignore[untyped-decorator]
-def _start(**_: Any) -> None:
-    _sweepers.append(start_sweeper(get_settings()))
-
-
-@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
-def _stop(**_: Any) -> None:
-    for sweeper in _sweepers:
-        sweeper.stop()
+def sweep_interval(settings: Settings) -> int:
+    """Every half visibility timeout: a lost job is found within one and a half of them."""
+    return max(1, settings.visibility_timeout_seconds // 2)
