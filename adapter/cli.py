@@ -31,7 +31,7 @@ from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.service.offline import InterpretedMessage, interpret_message, interpret_v2_file
 from adapter.service.settle import InterpretedCase
-from adapter.summary import summary_line
+from adapter.service.summary import summary_line
 
 PROG = "her2-adapter"
 STDIN = "-"

@@ -23,7 +23,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.admission import admit
 from adapter.api.outcomes import (
     BodyTooLarge,
     FhirJSONResponse,
@@ -35,6 +34,7 @@ from adapter.api.services import Services
 from adapter.errors import AdapterError, InvalidResource
 from adapter.interpretation.model import SiteGroup
 from adapter.queue import InterpretJob
+from adapter.service.admission import admit
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/fhir")

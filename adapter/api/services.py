@@ -17,7 +17,7 @@ from fastapi import Request
 from adapter.api.auth import ApiKeys
 from adapter.api.capability import capability_statement
 from adapter.dead_letters import DeadLetterQueue
-from adapter.fhir_server import write_back_target
+from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
 from adapter.job_store import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
@@ -36,7 +36,7 @@ class Services:
     dead_letters: DeadLetterQueue
     mappings: Mappings
     keys: ApiKeys
-    write_back: Any  # FhirServer | DirectorySink: both have check()
+    write_back: FhirServer | DirectorySink
     capability: dict[str, Any]
 
     @classmethod

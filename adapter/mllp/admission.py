@@ -1,4 +1,4 @@
-"""What the MLLP listener admits: the v2 twin of `adapter/api/admission.py` and the 202 path.
+"""What the MLLP listener admits: the v2 twin of `adapter/service/admission.py` and the 202 path.
 
 One frame -> one ACK (hl7v2-contract.md 4). With an allow-list, the sender is judged first,
 on the MSH segment alone (`read_msh_only`) and the connection's client certificate
