@@ -1,13 +1,15 @@
 """Where a case's state lives: Redis, with a per-case lock and a fenced save.
 
-The state itself and how an arrival merges into it are `adapter.service.case_state` (pure).
+What the state means and how an arrival merges into it are the application's
+(`adapter.service.case_state`); here it is a record of JSON: the case's meta, its input entries
+(each saved under its identity) and its supporting entries (each saved under its name).
 
 Redis layout (`h` = sha256 of the case key; identities and names hashed too, no PHI in keys):
-`her2:case:<h>` a hash: `meta` -> CaseMeta JSON, `in:<sha>` -> input entry, `sup:<sha>` ->
+`her2:case:<h>` a hash: `meta` -> meta JSON, `in:<sha>` -> input entry, `sup:<sha>` ->
 supporting entry; `her2:case-input:<sha of identity>` -> `h` (which case an input belongs to);
 `her2:lock:case:<h>` the per-case lock. All kept `case_retention_seconds`, refreshed on arrival.
-Entries are kept in the adapter's one JSON form (`json_output` / `json_input`), so numbers come
-back as the same Decimals.
+Everything is kept in the adapter's one JSON form (`json_output` / `json_input`), so numbers
+come back as the same Decimals.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import redis
@@ -25,7 +27,6 @@ import redis
 from adapter.errors import DependencyUnavailable
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.json_output import dumps
-from adapter.service.case_state import CaseMeta, StoredCase, entry_name, identity
 
 CASE_PREFIX: Final = "her2:case:"
 INPUT_PREFIX: Final = "her2:case-input:"
@@ -44,7 +45,18 @@ redis.call('expire', KEYS[2], ARGV[2])
 for i = 3, #KEYS do redis.call('set', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
 return 1
 """
-_META_FIELDS: Final = frozenset(f.name for f in fields(CaseMeta))
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case as stored. `load` gives the entries as lists (only digests of their identities
+    and names are kept); `save` takes them keyed by identity and name."""
+
+    meta: JsonDict = field(default_factory=dict)  # JSON only: no null (FHIR JSON has none)
+    inputs: list[JsonDict] = field(default_factory=list)
+    support: list[JsonDict] = field(default_factory=list)
 
 
 def digest(text: str) -> str:
@@ -63,21 +75,15 @@ class CaseStore:
         self._save = client.register_script(_SAVE)
         self._release = client.register_script(_RELEASE)
 
-    def load(self, case_key: str) -> StoredCase:
+    def load(self, case_key: str) -> CaseRecord:
         """The stored case (empty when new)."""
         raw = self._redis.hgetall(CASE_PREFIX + digest(case_key))
         stored = {_text(k): parse_json(v) for k, v in raw.items()}
-        meta = CaseMeta(key=case_key)
-        if "meta" in stored:
-            data = {k: v for k, v in stored.pop("meta").items() if k in _META_FIELDS}
-            meta = CaseMeta(**{**data, "last": tuple(data.get("last", ()))})
-        inputs, support = {}, {}
-        for name, entry in stored.items():
-            if name.startswith("in:"):
-                inputs[identity(entry["resource"], entry.get("fullUrl"))] = entry
-            else:
-                support[entry_name(entry["resource"], entry.get("fullUrl"))] = entry
-        return StoredCase(meta, inputs, support)
+        return CaseRecord(
+            stored.pop("meta", {}),
+            [entry for name, entry in stored.items() if name.startswith("in:")],
+            [entry for name, entry in stored.items() if name.startswith("sup:")],
+        )
 
     def case_of(self, ident: str) -> str | None:
         """The key of the case holding input `ident`, or None when no case holds it."""
@@ -87,28 +93,32 @@ class CaseStore:
         raw = self._redis.hget(CASE_PREFIX + _text(h), "meta")
         return str(parse_json(raw)["key"]) if raw is not None else None
 
-    def save(self, case: StoredCase, lock_token: str) -> None:
-        """Store the whole case and refresh its retention, in one script that runs only while
-        this worker still holds the case's lock (fencing; atomic on the server).
+    def save(
+        self,
+        case_key: str,
+        meta: JsonDict,
+        inputs: Mapping[str, JsonDict],
+        support: Mapping[str, JsonDict],
+        lock_token: str,
+    ) -> None:
+        """Store the whole case (inputs by identity, supporting entries by name) and refresh
+        its retention, in one script that runs only while this worker still holds the case's
+        lock (fencing; atomic on the server).
 
         A worker slower than the lock's TTL may find another worker has taken the case and
         stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
         then raises DependencyUnavailable and the job is retried from the stored state.
         """
-        h = digest(case.meta.key)
-        meta = {f: getattr(case.meta, f) for f in _META_FIELDS}
-        # JSON null is no FHIR JSON (the one form the store reads back): unset is left out.
-        fields_ = {"meta": dumps({k: v for k, v in meta.items() if v is not None})}
-        for ident, entry in case.inputs.items():
-            fields_["in:" + digest(ident)] = dumps(entry)
-        for name, entry in case.support.items():
-            fields_["sup:" + digest(name)] = dumps(entry)
+        h = digest(case_key)
+        fields = {"meta": dumps({**meta, "key": case_key})}
+        fields |= {"in:" + digest(ident): dumps(entry) for ident, entry in inputs.items()}
+        fields |= {"sup:" + digest(name): dumps(entry) for name, entry in support.items()}
         keys = [
             LOCK_PREFIX + h,
             CASE_PREFIX + h,
-            *(INPUT_PREFIX + digest(ident) for ident in case.inputs),
+            *(INPUT_PREFIX + digest(ident) for ident in inputs),
         ]
-        pairs = [part for item in fields_.items() for part in item]
+        pairs = [part for item in fields.items() for part in item]
         if not self._save(keys=keys, args=[lock_token, self._retention, h, *pairs]):
             raise DependencyUnavailable("the case's lock was lost before the case was stored")
 

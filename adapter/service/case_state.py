@@ -14,17 +14,19 @@ always reflects everything known. Merge rules:
 - the Specimen, Patient, Organization and MessageHeader resources the inputs reach are kept
   beside them (the case's site, subject and laboratory).
 
-Where the state lives is the edge's concern (`adapter.case_store`).
+Where the state lives is the edge's concern (`adapter.case_store`): `StoredCase.of` and
+`StoredCase.record` turn it into the record of JSON the store keeps, and back.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final
 
+from adapter.case_store import CaseRecord
 from adapter.fhir.grouping import canonical_json
 from adapter.fhir.observations import IGNORED_STATUSES, parse_fhir_datetime
 from adapter.fhir.validation import Entry
@@ -80,6 +82,21 @@ class StoredCase:
     @classmethod
     def new(cls, key: str) -> StoredCase:
         return cls(CaseMeta(key=key))
+
+    @classmethod
+    def of(cls, key: str, record: CaseRecord) -> StoredCase:
+        """The state of a stored record (entries named again by identity and name)."""
+        known = {f.name for f in fields(CaseMeta)}
+        meta = {k: v for k, v in record.meta.items() if k in known}
+        return cls(
+            CaseMeta(**{**meta, "key": key, "last": tuple(meta.get("last", ()))}),
+            {identity(e["resource"], e.get("fullUrl")): e for e in record.inputs},
+            {entry_name(e["resource"], e.get("fullUrl")): e for e in record.support},
+        )
+
+    def record_meta(self) -> JsonDict:
+        """The meta as the store keeps it: JSON, unset fields left out (FHIR JSON, no null)."""
+        return {k: v for k, v in asdict(self.meta).items() if v is not None}
 
     @property
     def active(self) -> list[JsonDict]:

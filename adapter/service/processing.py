@@ -40,6 +40,7 @@ from adapter.service.arrivals import (
     support_references,
     v2_entries,
 )
+from adapter.service.case_state import StoredCase
 from adapter.service.settle import settle
 
 JsonDict = dict[str, Any]
@@ -110,7 +111,7 @@ def _settle(
     written: list[str] = []
     with store.lock(arrival.key) as lock_token:
         settled = settle(
-            store.load(arrival.key),
+            StoredCase.of(arrival.key, store.load(arrival.key)),
             arrival,
             services.mappings,
             site=message.site,
@@ -124,7 +125,8 @@ def _settle(
             started = time.perf_counter()
             written = services.target.transaction(bundle)
             services.metrics.observe("her2_writeback_seconds", time.perf_counter() - started)
-        store.save(settled.state, lock_token)
+        state = settled.state
+        store.save(state.meta.key, state.record_meta(), state.inputs, state.support, lock_token)
     interpreted = settled.interpreted
     if interpreted is not None:
         status = interpreted.interpretation.status.value
