@@ -28,7 +28,8 @@ from pydantic import ValidationError
 
 from adapter.data_files import shipped
 from adapter.errors import MappingError
-from adapter.interpretation.model import Category, Flag, NextStep, SiteGroup
+from adapter.interpretation.decision import Category, Flag, NextStep
+from adapter.interpretation.model import SiteGroup
 
 CODESYSTEM_URL: Final = "https://her2-fhir-adapter.org/fhir/CodeSystem/her2-adapter"
 TEXT_SYSTEM: Final = "https://her2-fhir-adapter.org/fhir/text-form"  # group.source of text forms

@@ -375,7 +375,7 @@ def _await_job(http: Any, posted: dict[str, Any]) -> dict[str, Any]:
 
 def _cases(result: dict[str, Any], read: Any) -> dict[str, Any]:
     """The job's result with one (case, status, next step, category) per status Observation."""
-    from adapter.interpretation.model import Category, NextStep
+    from adapter.interpretation.decision import Category, NextStep
 
     next_steps = {step.value for step in NextStep}
     categories = {category.value for category in Category}

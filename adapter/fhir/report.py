@@ -26,7 +26,7 @@ from adapter.fhir.case import Case
 from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.qa_extensions import qa_extensions
 from adapter.interpretation.conclusion import conclusion_text
-from adapter.interpretation.model import Interpretation, Status
+from adapter.interpretation.decision import Interpretation, Status
 from adapter.mappings import CODESYSTEM_URL, Mappings
 
 LOINC: Final = "http://loinc.org"

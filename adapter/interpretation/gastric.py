@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Final
 
 from adapter.interpretation import sources as src
-from adapter.interpretation.model import Flag, NextStep, SiteGroup, Status
+from adapter.interpretation.decision import Flag, NextStep, Status
+from adapter.interpretation.model import SiteGroup
 from adapter.interpretation.reading import Reading
 from adapter.interpretation.table import (
     NO_RESULT_ROWS,

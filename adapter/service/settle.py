@@ -23,8 +23,9 @@ from adapter.fhir.findings import read_entries
 from adapter.fhir.report import case_resources
 from adapter.hl7v2.reading import V2Reading
 from adapter.hl7v2.to_fhir import message_entity
+from adapter.interpretation.decision import Interpretation
 from adapter.interpretation.interpret import interpret
-from adapter.interpretation.model import Interpretation, SiteGroup
+from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.service.arrivals import CaseArrival
 from adapter.service.case_state import StoredCase, merge
