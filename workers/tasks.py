@@ -46,7 +46,7 @@ from adapter.errors import AuthorizationRefused, BadInput, DependencyUnavailable
 from adapter.fhir.outcome import error_outcome, exception_outcome, operation_outcome
 from adapter.fhir_server import write_back_target
 from adapter.job_store import JobStore
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics
 from adapter.queue import TASK_NAME, InterpretJob
 from adapter.redis_client import redis_client

@@ -19,7 +19,8 @@ from adapter.api.capability import capability_statement
 from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
 from adapter.job_store import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.queue import make_celery
 from adapter.redis_client import redis_client

@@ -50,7 +50,8 @@ from adapter.hl7v2.errors import (
 from adapter.hl7v2.header import MessageHeader, read_msh_only
 from adapter.hl7v2.reading import V2Reading, read_v2_message
 from adapter.job_store import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery

@@ -127,7 +127,7 @@ def test_no_positive_is_read_as_negative_or_the_reverse() -> None:
     from datetime import UTC, datetime
 
     from adapter.fhir.json_input import parse_json
-    from adapter.mappings import default_mappings
+    from adapter.mapping_files import default_mappings
     from adapter.service.offline import interpret_message
 
     swapped = []

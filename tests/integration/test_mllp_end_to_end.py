@@ -27,7 +27,8 @@ import redis
 
 from adapter.heartbeat import alive_listeners
 from adapter.job_store import JobState, JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.settings import Settings
 from tests.integration.conftest import WorkerProcess, wait_for
 from tests.mllp.conftest import services_for

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from adapter.job_store import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.mllp.admission import ListenerServices
 from adapter.mllp.senders import SenderPolicy

@@ -143,6 +143,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "adapter.fhir",
             "adapter.hl7v2",
             "adapter.mappings",
+            "adapter.mapping_files",
             "adapter.data_files",
             "adapter.benchmarks",
         ),

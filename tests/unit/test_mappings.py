@@ -11,7 +11,7 @@ import pytest
 
 from adapter.errors import MappingError
 from adapter.interpretation.decision import Category, Flag, NextStep
-from adapter.mappings import default_mappings, load_mappings
+from adapter.mapping_files import default_mappings, load_mappings
 
 SOURCE = Path(__file__).resolve().parents[2] / "mappings"
 

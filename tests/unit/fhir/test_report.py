@@ -17,7 +17,7 @@ from adapter.interpretation.decision import (
     Status,
 )
 from adapter.interpretation.model import Her2Findings, SiteGroup, TumourSite
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 
 SITE = TumourSite(SiteGroup.BREAST, assumed=True)
 CASE = Case(

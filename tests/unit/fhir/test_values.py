@@ -22,7 +22,7 @@ from adapter.interpretation.model import (
     ReportedStatus,
     ResultStatus,
 )
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from adapter.service.offline import interpret_message
 from tests.builders import (
     LOINC,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from adapter.service.arrivals import CaseArrival
 from adapter.service.case_state import StoredCase
 from adapter.service.settle import Settlement, settle
