@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from adapter.api.auth import require_api_key
-from adapter.api.services import Services
+from adapter.api.services import ApiServices
 from adapter.service.readiness import overall, readiness_checks
 
 HEALTH_JSON: Final = "application/health+json"
@@ -42,7 +42,7 @@ def live() -> HealthJSONResponse:
 
 @router.get("/ready", dependencies=[Depends(require_api_key)])
 def ready(request: Request) -> HealthJSONResponse:
-    svc: Services = request.app.state.services
+    svc: ApiServices = request.app.state.services
     checks = readiness_checks(
         svc.redis, svc.write_back, svc.dead_letters, mllp_enabled=svc.settings.mllp_enabled
     )

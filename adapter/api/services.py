@@ -1,6 +1,6 @@
 """The resources the API's routes share, built once in the lifespan from the settings.
 
-Nothing here is built at import: `create_app(settings)` builds a `Services` when the server
+Nothing here is built at import: `create_app(settings)` builds a `ApiServices` when the server
 starts and closes it when the server stops, so tests and the demo can run several apps with
 different settings in one process.
 """
@@ -28,7 +28,7 @@ from adapter.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
+class ApiServices:
     settings: Settings
     redis: redis.Redis
     celery: Celery
@@ -41,7 +41,7 @@ class Services:
     capability: dict[str, Any]
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings) -> ApiServices:
         """Build every shared resource; raises MappingError when mappings/ is malformed.
         Connections are opened lazily, so a broker that is down does not stop start-up."""
         client = redis_client(settings)
@@ -66,7 +66,7 @@ class Services:
         self.redis.close()
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the app's Services."""
-    built: Services = request.app.state.services
+def services(request: Request) -> ApiServices:
+    """FastAPI dependency: the app's ApiServices."""
+    built: ApiServices = request.app.state.services
     return built

@@ -94,7 +94,7 @@ def mllp_listener(settings: Any) -> Iterator[int]:
     """The MLLP listener in a thread of this process (its own event loop); yields its port."""
     import asyncio
 
-    from adapter.mllp.admission import ListenerServices
+    from adapter.mllp.frames import ListenerServices
     from adapter.mllp.listener import MllpListener
     from adapter.mllp.senders import SenderPolicy
 

@@ -12,7 +12,7 @@ from typing import Final
 from adapter.interpretation import sources as src
 from adapter.interpretation.decision import Flag, NextStep, Status
 from adapter.interpretation.model import SiteGroup
-from adapter.interpretation.reading import Reading
+from adapter.interpretation.readings import Reading
 from adapter.interpretation.table import (
     NO_RESULT_ROWS,
     Decision,

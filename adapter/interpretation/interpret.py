@@ -31,7 +31,7 @@ from adapter.interpretation.model import (
     TumourSite,
     ValuesNotAccounted,
 )
-from adapter.interpretation.reading import Reading, Readings, read_case
+from adapter.interpretation.readings import Reading, Readings, read_case
 from adapter.interpretation.selection import select
 from adapter.interpretation.table import Decision
 

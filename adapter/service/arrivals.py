@@ -2,7 +2,7 @@
 
 A FHIR message (an Observation or a Bundle) is validated and read as it is; an HL7 v2 message
 is first read into the FHIR input Observations and Specimens of its HER2 results
-(`adapter.hl7v2.reading`), then taken the same way. Each case (contract 1.3) gets its input
+(`adapter.hl7v2.message`), then taken the same way. Each case (contract 1.3) gets its input
 Observations and the supporting resources they reach (its Specimen, Patient, laboratory
 Organization and the MessageHeader: the case's site, subject and laboratory when it is re-read
 later). A withdrawal (an `entered-in-error` HER2 Observation) goes to the case that holds the
@@ -21,7 +21,7 @@ from adapter.fhir.findings import read_entries
 from adapter.fhir.grouping import References, reference_of
 from adapter.fhir.observations import is_her2_withdrawal
 from adapter.fhir.validation import Entry, message_entries
-from adapter.hl7v2.reading import V2Reading
+from adapter.hl7v2.message import V2Reading
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.service.case_state import Arrived, identity

@@ -16,8 +16,8 @@ from typing import Any, Final
 from adapter.errors import BadInput, NoHer2Result
 from adapter.fhir.validation import message_entries
 from adapter.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, V2BadMessage
+from adapter.hl7v2.message import V2Reading, read_raw
 from adapter.hl7v2.parse import split_messages
-from adapter.hl7v2.reading import V2Reading, read_raw
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.service.arrivals import Arrival, arrival_of, v2_entries

@@ -27,7 +27,7 @@ from adapter.fhir.references import as_readable_message, references_to_fetch
 from adapter.fhir.server_references import for_server
 from adapter.fhir.validation import message_entries
 from adapter.fhir_server import DirectorySink, FhirServer
-from adapter.hl7v2.reading import read_v2_message
+from adapter.hl7v2.message import read_v2_message
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics

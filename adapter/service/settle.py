@@ -21,7 +21,7 @@ from typing import Any, Final
 from adapter.fhir.case import Case
 from adapter.fhir.findings import read_entries
 from adapter.fhir.report import case_resources
-from adapter.hl7v2.reading import V2Reading
+from adapter.hl7v2.message import V2Reading
 from adapter.hl7v2.to_fhir import message_entity
 from adapter.interpretation.decision import Interpretation
 from adapter.interpretation.interpret import interpret

@@ -12,7 +12,7 @@ from adapter.job_store import JobStore
 from adapter.mapping_files import default_mappings
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics
-from adapter.mllp.admission import ListenerServices
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.senders import SenderPolicy
 from adapter.queue import make_celery
 from adapter.settings import Settings

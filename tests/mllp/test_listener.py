@@ -17,7 +17,7 @@ import redis
 from adapter.broker import queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
-from adapter.mllp.admission import ListenerServices
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.senders import SenderPolicy
 from adapter.queue import QUEUE
 from tests.mllp.support import (

@@ -21,7 +21,7 @@ import redis
 from cryptography import x509
 
 from adapter.mappings import Mappings
-from adapter.mllp import admission
+from adapter.mllp import frames
 from adapter.mllp.listener import tls_context
 from adapter.mllp.senders import SenderPolicy
 from adapter.settings import Settings
@@ -46,13 +46,13 @@ def from_facility(facility: str, *obx: str, control_id: str = "MSG1") -> str:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per call of the message reader (a spy: the real reader still runs)."""
     calls: list[int] = []
-    real: Callable[..., Any] = admission.read_v2_message
+    real: Callable[..., Any] = frames.read_v2_message
 
     def counted(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(admission, "read_v2_message", counted)
+    monkeypatch.setattr(frames, "read_v2_message", counted)
     return calls
 
 

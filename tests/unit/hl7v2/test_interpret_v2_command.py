@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.hl7v2.reading import read_v2_message
+from adapter.hl7v2.message import read_v2_message
 from adapter.hl7v2.to_fhir import message_entity
 from adapter.mappings import Mappings
 from adapter.service.offline import interpret_message

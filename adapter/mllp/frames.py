@@ -48,7 +48,7 @@ from adapter.hl7v2.errors import (
     V2BadValue,
 )
 from adapter.hl7v2.header import MessageHeader, read_msh_only
-from adapter.hl7v2.reading import V2Reading, read_v2_message
+from adapter.hl7v2.message import V2Reading, read_v2_message
 from adapter.job_store import JobStore
 from adapter.mapping_files import default_mappings
 from adapter.mappings import Mappings
