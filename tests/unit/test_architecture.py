@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,3 +223,18 @@ def test_a_planted_upward_import_is_caught(tmp_path: Path) -> None:
         "line 1: adapter.api.app (translation -> door)",
         "line 1: adapter.api.app.create_app (translation -> door)",
     ]
+
+
+def test_every_package_of_the_code_is_listed_for_the_wheel() -> None:
+    # pyproject.toml lists the packages by hand (the data directories are mapped into the
+    # package); one forgotten there is missing from the installed adapter, which then fails at
+    # start (tests/packaging/ proves it installed, slowly; this says which, at once).
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    packages = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for folder in ("adapter", "workers")
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert packages - listed == set()
