@@ -24,9 +24,8 @@ from typing import Any, Final
 from adapter.fhir.case import Case
 from adapter.fhir.grouping import listed
 from adapter.fhir.values import IHC_VALUES
-from adapter.interpretation.ish import IshKind
-from adapter.interpretation.model import IhcValue, SiteGroup
-from adapter.interpretation.readings import read_case
+from adapter.interpretation.decision import Interpretation
+from adapter.interpretation.model import IshKind, SiteGroup
 from adapter.mappings import CODESYSTEM_URL, Mappings
 
 STRUCTURE_DEFINITIONS: Final = "https://her2-fhir-adapter.org/fhir/StructureDefinition/"
@@ -70,12 +69,12 @@ class CodedFacts:
         return "ish-dual-probe-ratio" in self.ish
 
 
-def qa_extensions(case: Case, mappings: Mappings) -> list[dict[str, Any]]:
-    """The extensions of a case's status Observation (read from the core's own readings)."""
-    readings = read_case(case.findings).choices
-    ihc = dict.fromkeys(IHC_CONCEPTS[r.ihc] for r in readings if isinstance(r.ihc, IhcValue))
-    counts = [count for r in readings for count in (r.first, r.recount) if count is not None]
-    ish = dict.fromkeys(ISH_CONCEPTS[c.ish.kind] for c in counts if c.ish.kind in ISH_CONCEPTS)
+def qa_extensions(
+    case: Case, interpretation: Interpretation, mappings: Mappings
+) -> list[dict[str, Any]]:
+    """The extensions of a case's status Observation (what the core decided with)."""
+    ihc = dict.fromkeys(IHC_CONCEPTS[value] for value in interpretation.ihc_used)
+    ish = dict.fromkeys(ISH_CONCEPTS[kind] for kind in interpretation.ish_used)
     return [
         _coded(SITE_GROUP_URL, SITE_CONCEPTS[case.findings.site.group], mappings),
         *(_coded(IHC_USED_URL, concept, mappings) for concept in ihc),

@@ -124,7 +124,7 @@ def case_resources(
         "resourceType": "Observation",
         "id": obs_id,
         "meta": {"lastUpdated": when},
-        "extension": qa_extensions(case, mappings),
+        "extension": qa_extensions(case, interpretation, mappings),
         "identifier": identifier,
         "status": status,
         "category": [

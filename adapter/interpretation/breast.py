@@ -11,7 +11,8 @@ from typing import Final
 
 from adapter.interpretation import sources as src
 from adapter.interpretation.decision import Flag, IshGroup, NextStep, Status
-from adapter.interpretation.ish import IshKind, group_of
+from adapter.interpretation.ish import group_of
+from adapter.interpretation.model import IshKind
 from adapter.interpretation.readings import Reading
 from adapter.interpretation.table import (
     ANY_IHC,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from adapter.interpretation.model import TumourSite
+from adapter.interpretation.model import IhcValue, IshKind, TumourSite
 
 
 class Status(enum.Enum):
@@ -132,6 +132,8 @@ class Interpretation:
     choices: tuple[ChoiceOutcome, ...] = ()  # more than one only when decided over choices
     sources: tuple[str, ...] = ()  # references of the values the decision used
     readings: tuple[str, ...] = ()  # the values decided with, one line per way of reading
+    ihc_used: tuple[IhcValue, ...] = ()  # the IHC values decided with (no failed test)
+    ish_used: tuple[IshKind, ...] = ()  # the kinds of ISH result decided with
 
     @property
     def is_final(self) -> bool:

@@ -25,6 +25,7 @@ from adapter.interpretation.decision import (
 from adapter.interpretation.expression import category, eligibility_comments
 from adapter.interpretation.model import (
     Her2Findings,
+    IshKind,
     Reported,
     SiteGroup,
     T,
@@ -51,6 +52,10 @@ SITE_RULES: Final = {
         src.TUMOUR_AGNOSTIC,
     ),
 }
+# The kinds of ISH result a case is decided with (failed and equivocal ones leave none).
+USED_ISH_KINDS: Final = frozenset(
+    {IshKind.DUAL_PROBE, IshKind.RATIO_ONLY, IshKind.SINGLE_PROBE, IshKind.QUALITATIVE}
+)
 SITE_ASSUMED_RULE: Final = RuleApplied(
     "site.assumed", "no tumour site named: breast assumed", src.SITE_RULES
 )
@@ -139,6 +144,13 @@ def interpret(findings: Her2Findings) -> Interpretation:
         else (),
         sources=tuple(dict.fromkeys(readings.sources)),
         readings=_unique(r.text for r, _ in decided),
+        ihc_used=_unique(r.ihc for r, _ in decided if r.ihc is not None),
+        ish_used=_unique(
+            count.ish.kind
+            for r, _ in decided
+            for count in (r.first, r.recount)
+            if count is not None and count.ish.kind in USED_ISH_KINDS
+        ),
     )
 
 

@@ -13,23 +13,12 @@ from fractions import Fraction
 from typing import Final
 
 from adapter.interpretation.decision import Citation, IshGroup
-from adapter.interpretation.model import IshCall
+from adapter.interpretation.model import IshCall, IshKind
 from adapter.interpretation.sources import FIG3_GROUPS
 
 RATIO_CUT: Final = Fraction(2)  # HER2/CEP17 ratio >= 2.0
 AVERAGE_LOW: Final = Fraction(4)  # average HER2 signals per cell >= 4.0
 AVERAGE_HIGH: Final = Fraction(6)  # average HER2 signals per cell >= 6.0
-
-
-class IshKind(enum.Enum):
-    """What one ISH count holds once failed and unusable values are set aside."""
-
-    DUAL_PROBE = "dual-probe"  # ratio (reported or computed) and average HER2
-    RATIO_ONLY = "ratio without HER2 average"
-    SINGLE_PROBE = "single-probe"  # average HER2, no CEP17, no ratio
-    QUALITATIVE = "qualitative"  # positive / negative call, no numbers
-    CEP17_ONLY = "CEP17 average only"
-    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,17 @@ class IshCount:
         return not (self.ratio or self.her2_per_cell or self.cep17_per_cell or self.call)
 
 
+class IshKind(enum.Enum):
+    """What one ISH count holds once failed and unusable values are set aside."""
+
+    DUAL_PROBE = "dual-probe"  # ratio (reported or computed) and average HER2
+    RATIO_ONLY = "ratio without HER2 average"
+    SINGLE_PROBE = "single-probe"  # average HER2, no CEP17, no ratio
+    QUALITATIVE = "qualitative"  # positive / negative call, no numbers
+    CEP17_ONLY = "CEP17 average only"
+    NONE = "none"
+
+
 class SiteGroup(enum.Enum):
     """Which rule set applies (contract 1.4)."""
 

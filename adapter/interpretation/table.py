@@ -23,13 +23,12 @@ from adapter.interpretation.decision import (
 from adapter.interpretation.ish import (
     AVERAGE_HIGH,
     RATIO_CUT,
-    IshKind,
     IshReading,
     SingleProbeZone,
     dual_probe_group,
     single_probe_zone,
 )
-from adapter.interpretation.model import IhcScore, IhcValue, IshCall
+from adapter.interpretation.model import IhcScore, IhcValue, IshCall, IshKind
 from adapter.interpretation.sources import FAILED_TESTS, NOTHING_USABLE
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -95,8 +95,10 @@ class StoredCase:
         )
 
     def record_meta(self) -> JsonDict:
-        """The meta as the store keeps it: JSON, unset fields left out (FHIR JSON, no null)."""
-        return {k: v for k, v in asdict(self.meta).items() if v is not None}
+        """The meta as the store keeps it: JSON, unset fields left out (FHIR JSON, no null).
+        Shallow: the last report's resources are kept as they are, not copied."""
+        values = {f.name: getattr(self.meta, f.name) for f in fields(CaseMeta)}
+        return {k: v for k, v in values.items() if v is not None}
 
     @property
     def active(self) -> list[JsonDict]:
