@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from adapter.commands import startup
 from adapter.errors import BadInput, UnreadableMessage
@@ -176,12 +177,20 @@ class Run:
         """One message per line; exactly one output line per non-blank input line, in order."""
         shown = _shown(name)
         try:
-            data = _read(name)
+            opened = _open(name)
         except BadInput as error:
             _say(f"{PROG}: {shown}: {error}")
             return EXIT_BAD_INPUT
+        with opened as stream:
+            try:
+                return self._ndjson_lines(shown, _lines(stream))
+            except OSError as error:  # the file went away or the disk failed while reading
+                _say(f"{PROG}: {shown}: cannot be read: {error.strerror or error}")
+                return EXIT_BAD_INPUT
+
+    def _ndjson_lines(self, shown: str, lines: Iterator[tuple[int, bytes]]) -> int:
         status = EXIT_OK
-        for number, line in _lines(data):
+        for number, line in lines:
             where = f"line {number}"
             try:
                 message = self.interpret(line)
@@ -218,11 +227,22 @@ def _read(name: str) -> bytes:
         raise UnreadableMessage(f"cannot be read: {error.strerror or error}") from error
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(line number from 1, line) for each non-blank line; blank lines are counted."""
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _open(name: str) -> AbstractContextManager[BinaryIO]:
+    """File `name` ('-' = standard input, left open) to read bytes; raises UnreadableMessage."""
+    if name == STDIN:
+        return nullcontext(sys.stdin.buffer)
+    try:
+        return open(name, "rb")  # closed by the caller's `with`
+    except OSError as error:
+        raise UnreadableMessage(f"cannot be read: {error.strerror or error}") from error
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, line) for each non-blank line, read one at a time (an archive of
+    any size runs in the memory of one line); blank lines are counted."""
+    for number, line in enumerate(stream, start=1):
         if line.strip():
-            yield number, line.rstrip(b"\r")
+            yield number, line.rstrip(b"\r\n")
 
 
 def _shown(name: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -295,6 +296,32 @@ def test_ndjson_reads_standard_input() -> None:
     result = run("interpret", "--ndjson", "-", stdin=(EXAMPLES / "cases.ndjson").read_bytes())
     assert result.returncode == 2
     assert len(result.stdout.splitlines()) == 4
+
+
+def test_ndjson_answers_each_line_before_the_next_is_written() -> None:
+    """A line is interpreted as soon as it is read, not after the whole input: an archive of
+    any size runs in the memory of one line (the old reader held the file and its lines)."""
+    good = json.dumps(json.loads((EXAMPLES / "fhir" / "breast-ihc3plus.json").read_text()))
+    with subprocess.Popen(
+        [SCRIPT, "interpret", "--ndjson", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            for _ in range(3):
+                process.stdin.write(good.encode() + b"\n")
+                process.stdin.flush()
+                ready, _, _ = select.select([process.stdout], [], [], 60)
+                assert ready, "no answer to a line while the input stays open"
+                assert json.loads(process.stdout.readline())["resourceType"] == "Bundle"
+            process.stdin.close()
+            assert process.wait(timeout=60) == 0
+        finally:
+            process.kill()
 
 
 # --- usage ----------------------------------------------------------------------------------
