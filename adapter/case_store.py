@@ -7,17 +7,20 @@ What the state means and how an arrival merges into it are the application's
 Redis layout (`h` = sha256 of the case key; identities and names hashed too, no PHI in keys):
 `her2:case:<h>` a hash: `meta` -> meta JSON, `in:<sha>` -> input entry, `sup:<sha>` ->
 supporting entry; `her2:case-input:<sha of identity>` -> `h` (which case an input belongs to);
-`her2:lock:case:<h>` the per-case lock. All kept `case_retention_seconds`, refreshed on arrival.
+`her2:lock:case:<h>` the per-case lock, taken with the read of the case and released by its
+save (two round trips per case: `checkout` and `HeldCase.save`). All kept
+`case_retention_seconds`, refreshed on arrival.
 Everything is kept in the adapter's one JSON form (`json_output` / `json_input`), so numbers
 come back as the same Decimals.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,15 +37,24 @@ LOCK_PREFIX: Final = "her2:lock:case:"
 _RELEASE: Final = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
-# The fenced save, in one round trip: only the holder of the lock (KEYS[1], token ARGV[1])
-# replaces the case hash (KEYS[2]) and points each input index key (KEYS[3..]) at it.
-# ARGV: token, retention seconds, case digest, then field, value, field, value, ...
+# Take the lock (KEYS[1], token ARGV[1], TTL ARGV[2] ms) and read the case hash (KEYS[2]) in
+# one round trip: {1, [field, value, ...]} when taken, {0} when another holder has it.
+_CHECKOUT: Final = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('hgetall', KEYS[2])}
+end
+return {0}
+"""
+# The fenced save and the release, in one round trip: only the holder of the lock (KEYS[1],
+# token ARGV[1]) replaces the case hash (KEYS[2]), points each input index key (KEYS[3..]) at
+# it and frees the lock. ARGV: token, retention seconds, case digest, then field, value, ...
 _SAVE: Final = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('del', KEYS[2])
 redis.call('hset', KEYS[2], unpack(ARGV, 4))
 redis.call('expire', KEYS[2], ARGV[2])
 for i = 3, #KEYS do redis.call('set', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
+redis.call('del', KEYS[1])
 return 1
 """
 
@@ -72,18 +84,13 @@ class CaseStore:
         self._redis = client
         self._retention = retention_seconds
         self._lock_ttl_ms = int(lock_ttl_seconds * 1000)
+        self._checkout = client.register_script(_CHECKOUT)
         self._save = client.register_script(_SAVE)
         self._release = client.register_script(_RELEASE)
 
     def load(self, case_key: str) -> CaseRecord:
-        """The stored case (empty when new)."""
-        raw = self._redis.hgetall(CASE_PREFIX + digest(case_key))
-        stored = {_text(k): parse_json(v) for k, v in raw.items()}
-        return CaseRecord(
-            stored.pop("meta", {}),
-            [entry for name, entry in stored.items() if name.startswith("in:")],
-            [entry for name, entry in stored.items() if name.startswith("sup:")],
-        )
+        """The stored case (empty when new), read without its lock."""
+        return _record(self._redis.hgetall(CASE_PREFIX + digest(case_key)))
 
     def case_of(self, ident: str) -> str | None:
         """The key of the case holding input `ident`, or None when no case holds it."""
@@ -93,22 +100,38 @@ class CaseStore:
         raw = self._redis.hget(CASE_PREFIX + _text(h), "meta")
         return str(parse_json(raw)["key"]) if raw is not None else None
 
-    def save(
+    @contextmanager
+    def checkout(self, case_key: str, wait_seconds: float = 20.0) -> Iterator[HeldCase]:
+        """Hold the case's lock (SET NX PX with a token; released only by its holder) and
+        read the case in the same round trip; `HeldCase.save` stores it and releases the lock
+        in one more. Leaving without saving releases the lock.
+
+        Waits with bounded backoff; raises DependencyUnavailable when the case stays busy (the
+        task is then retried). The TTL frees the lock of a killed worker.
+        """
+        h, token = digest(case_key), uuid.uuid4().hex
+        keys = [LOCK_PREFIX + h, CASE_PREFIX + h]
+        deadline, delay = time.monotonic() + wait_seconds, 0.02
+        while not (taken := self._checkout(keys=keys, args=[token, self._lock_ttl_ms]))[0]:
+            if time.monotonic() >= deadline:
+                raise DependencyUnavailable("case busy: its lock was not freed in time")
+            time.sleep(delay)  # bounded: the deadline above ends the wait
+            delay = min(delay * 2, 0.5)
+        held = HeldCase(_record(_pairs(taken[1])), functools.partial(self._store, case_key, token))
+        try:
+            yield held
+        finally:
+            if not held.saved:
+                self._release(keys=[keys[0]], args=[token])
+
+    def _store(
         self,
         case_key: str,
+        token: str,
         meta: JsonDict,
         inputs: Mapping[str, JsonDict],
         support: Mapping[str, JsonDict],
-        lock_token: str,
     ) -> None:
-        """Store the whole case (inputs by identity, supporting entries by name) and refresh
-        its retention, in one script that runs only while this worker still holds the case's
-        lock (fencing; atomic on the server).
-
-        A worker slower than the lock's TTL may find another worker has taken the case and
-        stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
-        then raises DependencyUnavailable and the job is retried from the stored state.
-        """
         h = digest(case_key)
         fields = {"meta": dumps({**meta, "key": case_key})}
         fields |= {"in:" + digest(ident): dumps(entry) for ident, entry in inputs.items()}
@@ -119,28 +142,45 @@ class CaseStore:
             *(INPUT_PREFIX + digest(ident) for ident in inputs),
         ]
         pairs = [part for item in fields.items() for part in item]
-        if not self._save(keys=keys, args=[lock_token, self._retention, h, *pairs]):
+        if not self._save(keys=keys, args=[token, self._retention, h, *pairs]):
             raise DependencyUnavailable("the case's lock was lost before the case was stored")
 
-    @contextmanager
-    def lock(self, case_key: str, wait_seconds: float = 20.0) -> Iterator[str]:
-        """Hold the case's lock (SET NX PX with a token; released only by its holder) and
-        yield the token that `save` checks.
 
-        Waits with bounded backoff; raises DependencyUnavailable when the case stays busy (the
-        task is then retried). The TTL frees the lock of a killed worker.
+class HeldCase:
+    """A case checked out under its lock (`CaseStore.checkout`): what was stored, and `save`."""
+
+    def __init__(self, record: CaseRecord, store: Callable[..., None]) -> None:
+        self.record = record
+        self.saved = False
+        self._store = store  # CaseStore._store for this case and lock token
+
+    def save(
+        self, meta: JsonDict, inputs: Mapping[str, JsonDict], support: Mapping[str, JsonDict]
+    ) -> None:
+        """Store the whole case (inputs by identity, supporting entries by name), refresh its
+        retention and release the lock, in one script that runs only while this holder still
+        has the lock (fencing; atomic on the server).
+
+        A worker slower than the lock's TTL may find another worker has taken the case and
+        stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
+        then raises DependencyUnavailable and the job is retried from the stored state.
         """
-        key, token = LOCK_PREFIX + digest(case_key), uuid.uuid4().hex
-        deadline, delay = time.monotonic() + wait_seconds, 0.02
-        while not self._redis.set(key, token, nx=True, px=self._lock_ttl_ms):
-            if time.monotonic() >= deadline:
-                raise DependencyUnavailable("case busy: its lock was not freed in time")
-            time.sleep(delay)  # bounded: the deadline above ends the wait
-            delay = min(delay * 2, 0.5)
-        try:
-            yield token
-        finally:
-            self._release(keys=[key], args=[token])
+        self._store(meta, inputs, support)
+        self.saved = True
+
+
+def _record(raw: Mapping[Any, Any]) -> CaseRecord:
+    stored = {_text(k): parse_json(v) for k, v in raw.items()}
+    return CaseRecord(
+        stored.pop("meta", {}),
+        [entry for name, entry in stored.items() if name.startswith("in:")],
+        [entry for name, entry in stored.items() if name.startswith("sup:")],
+    )
+
+
+def _pairs(flat: list[Any]) -> dict[Any, Any]:
+    """HGETALL's reply as a Lua script returns it (field, value, field, value, ...)."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _text(value: Any) -> str:

@@ -28,6 +28,7 @@ import redis
 
 from adapter.broker import task_message
 from adapter.errors import QueueUnavailable
+from adapter.metrics import Tally
 from adapter.queue import QUEUE, InterpretJob
 
 PREFIX: Final = "her2:job:"
@@ -58,9 +59,10 @@ class JobStore:
         self._redis = client
         self._retention = retention_seconds
 
-    def enqueue(self, app: celery.Celery, job: InterpretJob) -> None:
+    def enqueue(self, app: celery.Celery, job: InterpretJob, *, also: Tally | None = None) -> None:
         """Record `job` as queued and pending, with its message (replacing any earlier record
-        of the same id), and queue its task: one MULTI, so Redis holds all of it or none.
+        of the same id), and queue its task (and count `also`): one MULTI, so Redis holds all
+        of it or none.
 
         Returns once Redis confirmed; raises QueueUnavailable when it did not (the sender is
         told to send again). Both doors, the sweeper and the dead-letter replay queue this way.
@@ -83,6 +85,8 @@ class JobStore:
             pipe.zremrangebyscore(PENDING, "-inf", now - self._retention)
             pipe.expire(PENDING, self._retention)
             pipe.lpush(QUEUE, task_message(app, job))
+            if also is not None:
+                also.add_to(pipe)
             pipe.execute()
         except (redis.RedisError, OSError) as error:
             raise QueueUnavailable(

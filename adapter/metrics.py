@@ -14,6 +14,7 @@ fell in; `+Inf` above the last), `<name>_count|` and `<name>_sum|` for histogram
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -65,6 +66,43 @@ METRICS: Final[Mapping[str, Definition]] = {
 }
 
 
+class Tally:
+    """Metric updates gathered to be sent in one round trip: by `Metrics.batch`, or inside
+    another transaction (`JobStore.enqueue(..., also=tally)`, so a message is counted accepted
+    in the MULTI that queues it)."""
+
+    def __init__(self) -> None:
+        self._counts: list[tuple[str, int]] = []
+        self._sums: list[tuple[str, float]] = []
+
+    def incr(self, name: str, **labels: str) -> None:
+        """Add one to a counter."""
+        self._counts.append((_field(name, labels), 1))
+
+    def observe(self, name: str, seconds: float) -> None:
+        """Count `seconds` in a histogram."""
+        definition = METRICS[name]
+        if definition.kind != "histogram":
+            raise ValueError(f"{name} is a {definition.kind}, not a histogram")
+        # Only the one bucket the value falls in is counted (`_in`, not cumulative; None: above
+        # the last bound); the collector adds them up into Prometheus's cumulative `_bucket`s.
+        bucket = next((bound for bound in BUCKETS if seconds <= bound), None)
+        if bucket is not None:
+            self._counts.append((f"{name}_in|{bucket}", 1))
+        self._counts.append((f"{name}_count|", 1))
+        self._sums.append((f"{name}_sum|", seconds))
+
+    def add_to(self, pipe: redis.client.Pipeline) -> None:
+        """Queue the updates on `pipe` (the caller executes it)."""
+        for field, amount in self._counts:
+            pipe.hincrby(KEY, field, amount)
+        for field, seconds in self._sums:
+            pipe.hincrbyfloat(KEY, field, seconds)
+
+    def __bool__(self) -> bool:
+        return bool(self._counts or self._sums)
+
+
 class Metrics:
     """Adds to and renders the shared metrics; writes are best effort, never failing a job."""
 
@@ -72,36 +110,29 @@ class Metrics:
         self._redis = client
 
     def incr(self, name: str, **labels: str) -> None:
-        """Add one to a counter."""
-        self.incr_each((name, labels))
+        """Add one to a counter, now."""
+        with self.batch() as tally:
+            tally.incr(name, **labels)
 
-    def incr_each(self, *series: tuple[str, Mapping[str, str]]) -> None:
-        """Add one to each (name, labels) counter, in one round trip."""
-        fields = [_field(name, labels) for name, labels in series]
+    @contextmanager
+    def batch(self) -> Iterator[Tally]:
+        """A tally sent in one round trip when the block ends (also when it raised: what was
+        counted happened)."""
+        tally = Tally()
+        try:
+            yield tally
+        finally:
+            self.send(tally)
+
+    def send(self, tally: Tally) -> None:
+        if not tally:
+            return
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for field in fields:
-                pipe.hincrby(KEY, field, 1)
+            tally.add_to(pipe)
             pipe.execute()
         except redis.RedisError:
             return  # counting must not turn a good message into a failure
-
-    def observe(self, name: str, seconds: float) -> None:
-        definition = METRICS[name]
-        if definition.kind != "histogram":
-            raise ValueError(f"{name} is a {definition.kind}, not a histogram")
-        # Only the one bucket the value falls in is counted (`_in`, not cumulative; None: above
-        # the last bound); the collector adds them up into Prometheus's cumulative `_bucket`s.
-        bucket = next((bound for bound in BUCKETS if seconds <= bound), None)
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            if bucket is not None:
-                pipe.hincrby(KEY, f"{name}_in|{bucket}", 1)
-            pipe.hincrby(KEY, f"{name}_count|", 1)
-            pipe.hincrbyfloat(KEY, f"{name}_sum|", seconds)
-            pipe.execute()
-        except redis.RedisError:
-            return
 
     def value(self, name: str, **labels: str) -> int:
         """One counter's current value (0 when nothing was counted)."""

@@ -3,9 +3,9 @@
 Order of checks, cheapest and least revealing first: API key (401/403), media type (415),
 size (413, from Content-Length and again while reading, before anything is parsed), then the
 message (400/422, `admission.admit`, run in at most ADMISSION_THREADS threads because
-validation is CPU work), then the job record and its task in one MULTI (503 when Redis does
-not confirm). 202 is sent only after the broker accepted the task; `Content-Location:
-/jobs/{id}` then answers queued / done / failed.
+validation is CPU work), then the job record, its task and the message's counts in one MULTI
+(503 when Redis does not confirm). 202 is sent only after the broker accepted the task;
+`Content-Location: /jobs/{id}` then answers queued / done / failed.
 
 Every POST counts as received; each ends accepted or rejected{reason}.
 """
@@ -33,6 +33,7 @@ from adapter.api.outcomes import (
 from adapter.api.services import ApiServices
 from adapter.errors import AdapterError, InvalidResource
 from adapter.interpretation.model import SiteGroup
+from adapter.metrics import Tally
 from adapter.queue import InterpretJob
 from adapter.service.admission import admit
 
@@ -98,14 +99,13 @@ def _accept(
             media_type=media_type,
             site=site.value if site else None,
         )
-        svc.jobs.enqueue(svc.celery, job)
+        counted = Tally()
+        counted.incr("her2_messages_received_total", door=DOOR)
+        counted.incr("her2_messages_accepted_total", door=DOOR)
+        svc.jobs.enqueue(svc.celery, job, also=counted)
     except AdapterError as error:
         _count_rejected(svc, error)
         raise
-    svc.metrics.incr_each(
-        ("her2_messages_received_total", {"door": DOOR}),
-        ("her2_messages_accepted_total", {"door": DOOR}),
-    )
     log.info(
         "message accepted",
         extra={
@@ -127,10 +127,9 @@ def _accept(
 
 def _count_rejected(svc: ApiServices, error: AdapterError) -> None:
     reason = outcome_for(error).reason
-    svc.metrics.incr_each(
-        ("her2_messages_received_total", {"door": DOOR}),
-        ("her2_messages_rejected_total", {"door": DOOR, "reason": reason}),
-    )
+    with svc.metrics.batch() as tally:
+        tally.incr("her2_messages_received_total", door=DOOR)
+        tally.incr("her2_messages_rejected_total", door=DOOR, reason=reason)
     log.info("message rejected", extra={"door": DOOR, "reason": reason})
 
 

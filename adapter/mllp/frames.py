@@ -217,7 +217,9 @@ def _answer(
         counted.append(("her2_hl7v2_not_interpreted_total", {}))
     else:
         counted.append(("her2_messages_rejected_total", {"door": DOOR, "reason": reason}))
-    svc.metrics.incr_each(*counted)
+    with svc.metrics.batch() as tally:
+        for name, labels in counted:
+            tally.incr(name, **labels)
     # Ids and codes only: no value, no patient identifier (the ERR location names a field).
     log.info(
         "message acknowledged",

@@ -30,7 +30,7 @@ from adapter.fhir_server import DirectorySink, FhirServer
 from adapter.hl7v2.message import read_v2_message
 from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
-from adapter.metrics import Metrics
+from adapter.metrics import Metrics, Tally
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
 from adapter.service.arrivals import (
     SUPPORT_TYPES,
@@ -62,8 +62,9 @@ def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
     WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
     arrival = _arrival(job, services)
     written: list[str] = []
-    for case in arrival.cases:
-        written += _settle(job, case, arrival, services)
+    with services.metrics.batch() as tally:  # one round trip for the job's counts
+        for case in arrival.cases:
+            written += _settle(job, case, arrival, services, tally)
     if arrival.withdrawn and arrival.v2 is not None:
         # Withdrawals of inputs no stored case holds (its state expired): the server's copies
         # are still withdrawn; no report is known to re-issue.
@@ -104,14 +105,18 @@ def _arrival(job: InterpretJob, services: WorkerServices) -> Arrival:
 
 
 def _settle(
-    job: InterpretJob, arrival: CaseArrival, message: Arrival, services: WorkerServices
+    job: InterpretJob,
+    arrival: CaseArrival,
+    message: Arrival,
+    services: WorkerServices,
+    tally: Tally,
 ) -> list[str]:
     """Settle one case under its lock: load, settle, write, save."""
     store = services.cases
     written: list[str] = []
-    with store.lock(arrival.key) as lock_token:
+    with store.checkout(arrival.key) as held:
         settled = settle(
-            StoredCase.of(arrival.key, store.load(arrival.key)),
+            StoredCase.of(arrival.key, held.record),
             arrival,
             services.mappings,
             site=message.site,
@@ -124,13 +129,13 @@ def _settle(
             )
             started = time.perf_counter()
             written = services.target.transaction(bundle)
-            services.metrics.observe("her2_writeback_seconds", time.perf_counter() - started)
+            tally.observe("her2_writeback_seconds", time.perf_counter() - started)
         state = settled.state
-        store.save(state.meta.key, state.record_meta(), state.inputs, state.support, lock_token)
+        held.save(state.record_meta(), state.inputs, state.support)
     interpreted = settled.interpreted
     if interpreted is not None:
         status = interpreted.interpretation.status.value
-        services.metrics.incr("her2_cases_interpreted_total", status=status)
+        tally.incr("her2_cases_interpreted_total", status=status)
     log.info(
         "case reported" if settled.write else "case unchanged",
         extra={

@@ -310,7 +310,8 @@ def test_ndjson_answers_each_line_before_the_next_is_written() -> None:
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     ) as process:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         try:
             for _ in range(3):
                 process.stdin.write(good.encode() + b"\n")

@@ -7,7 +7,7 @@ import re
 import pytest
 import redis
 
-from adapter.metrics import Metrics
+from adapter.metrics import Metrics, Tally
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +21,9 @@ def _samples(text: str, name: str) -> dict[str, float]:
 def test_histogram_buckets_render_cumulative(redis_db: redis.Redis) -> None:
     redis_db.flushdb()
     metrics = Metrics(redis_db)
-    for seconds in (0.003, 0.02, 0.02, 0.7, 45.0):  # the last is above every bound
-        metrics.observe("her2_writeback_seconds", seconds)
+    with metrics.batch() as tally:  # one round trip for all five
+        for seconds in (0.003, 0.02, 0.02, 0.7, 45.0):  # the last is above every bound
+            tally.observe("her2_writeback_seconds", seconds)
     text = metrics.render().decode()
     buckets = _samples(text, "her2_writeback_seconds_bucket")
     assert buckets['le="0.005"'] == 1
@@ -51,3 +52,15 @@ def test_labelled_counters_are_exposed_by_the_prometheus_client_with_every_label
     }
     assert _samples(text, "her2_jobs_resubmitted_total") == {"": 0}  # unlabelled: shown at 0
     assert "# TYPE her2_messages_rejected_total counter" in text
+
+
+def test_a_tally_counts_inside_the_transaction_that_queues_a_job(redis_db: redis.Redis) -> None:
+    redis_db.flushdb()
+    metrics, tally = Metrics(redis_db), Tally()
+    tally.incr("her2_messages_accepted_total", door="http")
+    pipe = redis_db.pipeline(transaction=True)
+    pipe.lpush("queue", "job")
+    tally.add_to(pipe)
+    assert metrics.value("her2_messages_accepted_total", door="http") == 0  # not yet executed
+    pipe.execute()
+    assert metrics.value("her2_messages_accepted_total", door="http") == 1
