@@ -24,25 +24,29 @@ from typing import Any, Final
 import celery
 import redis
 
-from adapter.queue import QUEUE, TASK_NAME, InterpretJob
+from adapter.queue import BATCH_TASK_NAME, QUEUE, TASK_NAME, InterpretBatch, InterpretJob
 
 UNACKED: Final = "unacked"
 PRIORITY_SEPARATOR: Final = "\x06\x16"  # kombu's separator of a queue's priority lists
 PRIORITY_STEPS: Final = (0, 3, 6, 9)  # without priorities only the first list is used
 
 
-def task_message(app: celery.Celery, job: InterpretJob) -> str:
-    """The task message of `job` exactly as Celery's Redis transport keeps it in the queue list:
-    Celery's own protocol-2 headers and body (`app.amqp`) in kombu's envelope (base64 body, a
-    fresh delivery tag, the default exchange routing straight to QUEUE). The task's argsrepr
-    names the job only; the message's text stays out of the headers."""
+def task_message(app: celery.Celery, job: InterpretJob | InterpretBatch) -> str:
+    """The task message of `job` (or of a batch) exactly as Celery's Redis transport keeps it in
+    the queue list: Celery's own protocol-2 headers and body (`app.amqp`) in kombu's envelope
+    (base64 body, a fresh delivery tag, the default exchange routing straight to QUEUE). The
+    task's argsrepr names the job only; the message's text stays out of the headers."""
+    if isinstance(job, InterpretBatch):
+        task_id, name, shown = job.batch_id, BATCH_TASK_NAME, f"[batch {job.batch_id}]"
+    else:
+        task_id, name, shown = job.job_id, TASK_NAME, f"[job {job.job_id}]"
     task = app.amqp.as_task_v2(
-        job.job_id,
-        TASK_NAME,
+        task_id,
+        name,
         args=[job.model_dump(mode="json")],
         kwargs={},
         ignore_result=True,
-        argsrepr=f"[job {job.job_id}]",
+        argsrepr=shown,
         kwargsrepr="{}",
     )
     body = json.dumps(task.body).encode()

@@ -16,11 +16,10 @@ come back as the same Decimals.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -109,31 +108,81 @@ class CaseStore:
         Waits with bounded backoff; raises DependencyUnavailable when the case stays busy (the
         task is then retried). The TTL frees the lock of a killed worker.
         """
-        h, token = digest(case_key), uuid.uuid4().hex
-        keys = [LOCK_PREFIX + h, CASE_PREFIX + h]
+        with self.checkout_all([case_key], wait_seconds) as held:
+            yield held[case_key]
+
+    @contextmanager
+    def checkout_all(
+        self, case_keys: Iterable[str], wait_seconds: float = 20.0
+    ) -> Iterator[dict[str, HeldCase]]:
+        """`checkout` for many cases (a backfill's batch): the free ones in one round trip;
+        when one is busy, all are given back and taken again one by one in key order, waiting
+        as `checkout` waits, so two workers sharing cases cannot hold each other up."""
+        keys = sorted(set(case_keys))
+        held: dict[str, HeldCase] = {}
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            tokens = {key: uuid.uuid4().hex for key in keys}
+            for key in keys:
+                self._take(key, tokens[key], pipe)
+            replies = pipe.execute()
+            for key, reply in zip(keys, replies, strict=True):
+                if reply[0]:
+                    held[key] = HeldCase(self, key, tokens[key], _record(_pairs(reply[1])))
+            if len(held) < len(keys):
+                self._release_all(held.values())
+                held = {}
+                for key in keys:  # each kept as soon as taken: given back if a later one fails
+                    held[key] = self._wait_for(key, wait_seconds)
+            yield held
+        finally:
+            self._release_all(h for h in held.values() if not h.saved)
+
+    def save_all(self, saves: Iterable[tuple[HeldCase, StoredRecord]]) -> None:
+        """`HeldCase.save` for many held cases, in one round trip. Raises DependencyUnavailable
+        when any lock was lost (the others are stored: a retry finds them unchanged)."""
+        chosen = list(saves)
+        pipe = self._redis.pipeline(transaction=False)
+        for held, (meta, inputs, support) in chosen:
+            keys, args = self._save_call(held, meta, inputs, support)
+            self._save(keys=keys, args=args, client=pipe)
+        stored = pipe.execute()
+        for (held, _), ok in zip(chosen, stored, strict=True):
+            held.saved = bool(ok)
+        if not all(stored):
+            raise DependencyUnavailable("a case's lock was lost before the case was stored")
+
+    def _take(self, key: str, token: str, client: Any) -> Any:
+        h = digest(key)
+        lock_and_case = [LOCK_PREFIX + h, CASE_PREFIX + h]
+        return self._checkout(keys=lock_and_case, args=[token, self._lock_ttl_ms], client=client)
+
+    def _wait_for(self, key: str, wait_seconds: float) -> HeldCase:
+        token = uuid.uuid4().hex
         deadline, delay = time.monotonic() + wait_seconds, 0.02
-        while not (taken := self._checkout(keys=keys, args=[token, self._lock_ttl_ms]))[0]:
+        while not (taken := self._take(key, token, self._redis))[0]:
             if time.monotonic() >= deadline:
                 raise DependencyUnavailable("case busy: its lock was not freed in time")
             time.sleep(delay)  # bounded: the deadline above ends the wait
             delay = min(delay * 2, 0.5)
-        held = HeldCase(_record(_pairs(taken[1])), functools.partial(self._store, case_key, token))
-        try:
-            yield held
-        finally:
-            if not held.saved:
-                self._release(keys=[keys[0]], args=[token])
+        return HeldCase(self, key, token, _record(_pairs(taken[1])))
 
-    def _store(
+    def _release_all(self, held: Iterable[HeldCase]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for case in held:
+            self._release(keys=[LOCK_PREFIX + digest(case.key)], args=[case.token], client=pipe)
+        pipe.execute()
+
+    def _save_call(
         self,
-        case_key: str,
-        token: str,
+        held: HeldCase,
         meta: JsonDict,
         inputs: Mapping[str, JsonDict],
         support: Mapping[str, JsonDict],
-    ) -> None:
-        h = digest(case_key)
-        fields = {"meta": dumps({**meta, "key": case_key})}
+    ) -> tuple[list[str], list[Any]]:
+        """Keys and arguments of the fenced save (`_SAVE`) of one case."""
+        h = digest(held.key)
+        fields = {"meta": dumps({**meta, "key": held.key})}
         fields |= {"in:" + digest(ident): dumps(entry) for ident, entry in inputs.items()}
         fields |= {"sup:" + digest(name): dumps(entry) for name, entry in support.items()}
         keys = [
@@ -142,17 +191,22 @@ class CaseStore:
             *(INPUT_PREFIX + digest(ident) for ident in inputs),
         ]
         pairs = [part for item in fields.items() for part in item]
-        if not self._save(keys=keys, args=[token, self._retention, h, *pairs]):
-            raise DependencyUnavailable("the case's lock was lost before the case was stored")
+        return keys, [held.token, self._retention, h, *pairs]
 
 
+# What `save` stores of a case: its meta, inputs by identity, supporting entries by name.
+StoredRecord = tuple[JsonDict, Mapping[str, JsonDict], Mapping[str, JsonDict]]
+
+
+@dataclass(slots=True)
 class HeldCase:
     """A case checked out under its lock (`CaseStore.checkout`): what was stored, and `save`."""
 
-    def __init__(self, record: CaseRecord, store: Callable[..., None]) -> None:
-        self.record = record
-        self.saved = False
-        self._store = store  # CaseStore._store for this case and lock token
+    store: CaseStore
+    key: str
+    token: str  # the lock's token: only its holder may store the case
+    record: CaseRecord
+    saved: bool = False
 
     def save(
         self, meta: JsonDict, inputs: Mapping[str, JsonDict], support: Mapping[str, JsonDict]
@@ -165,8 +219,7 @@ class HeldCase:
         stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
         then raises DependencyUnavailable and the job is retried from the stored state.
         """
-        self._store(meta, inputs, support)
-        self.saved = True
+        self.store.save_all([(self, (meta, inputs, support))])
 
 
 def _record(raw: Mapping[Any, Any]) -> CaseRecord:

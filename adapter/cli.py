@@ -1,9 +1,9 @@
 """The `her2-adapter` command line: one subcommand per module of `adapter/commands/`.
 
-`interpret` (the contract's command line), `qa`, `serve`, `worker`, `mllp`, `demo`, `dlq`,
-`alive` and `jwks` register themselves in `build_parser`. Every command that cannot start says
-why in one line and exits 1 (`adapter.commands.startup`); a reader that went away (`| head`)
-ends it quietly.
+`interpret` (the contract's command line), `qa`, `serve`, `worker`, `mllp`, `backfill`,
+`demo`, `dlq`, `alive` and `jwks` register themselves in `build_parser`. Every command that
+cannot start says why in one line and exits 1 (`adapter.commands.startup`); a reader that went
+away (`| head`) ends it quietly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.commands import alive, demo, dlq, interpret, jwks, mllp, qa, serve, startup, worker
+from adapter.commands import (
+    alive,
+    backfill,
+    demo,
+    dlq,
+    interpret,
+    jwks,
+    mllp,
+    qa,
+    serve,
+    startup,
+    worker,
+)
 
 PROG = "her2-adapter"
 EXIT_CANNOT_START, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -51,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     alive.register(commands)
     jwks.register(commands)
     qa.register(commands)
+    backfill.register(commands)
     return parser
 
 

@@ -3,11 +3,13 @@ failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`, outbox 
 
 Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, settled_at, written
 (JSON list), outcome (JSON) and, while the job is pending, the job itself. `enqueue` writes
-`queued` in the same MULTI that queues the task; the worker writes `done` / `failed`.
+`queued` in the same MULTI that queues the task; the worker writes `done` / `failed`. A batch
+of a backfill (`enqueue_batch`) has a record of its own under its id holding the batch while
+it is pending; its jobs' records hold no message.
 
 The job store is also the outbox that makes "accepted" durable beyond the broker: every queued
-job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
-message until it is done or failed (or its record expired). Celery's Redis transport pops a
+job (or batch) stays in the sorted set `her2:jobs:pending` (scored by the time it was queued)
+with its message until it is done or failed (or its record expired). Celery's Redis transport pops a
 task before it records it as unacknowledged, so a Redis crash between the two loses the task;
 the sweeper (adapter/service/sweeper.py) re-submits a pending job that the broker no longer
 holds.
@@ -17,22 +19,28 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import celery
 import redis
 
 from adapter.broker import task_message
 from adapter.errors import QueueUnavailable
-from adapter.metrics import Tally
-from adapter.queue import QUEUE, InterpretJob
+from adapter.queue import QUEUE, InterpretBatch, InterpretJob
 
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"
+
+
+class InTransaction(Protocol):
+    """What adds its own commands to the MULTI that queues or settles jobs (a metrics `Tally`,
+    a backfill's progress), so Redis holds all of it or none."""
+
+    def add_to(self, pipe: redis.client.Pipeline) -> None: ...
 
 
 class JobState(StrEnum):
@@ -59,57 +67,140 @@ class JobStore:
         self._redis = client
         self._retention = retention_seconds
 
-    def enqueue(self, app: celery.Celery, job: InterpretJob, *, also: Tally | None = None) -> None:
+    def enqueue(
+        self, app: celery.Celery, job: InterpretJob, *, also: Sequence[InTransaction] = ()
+    ) -> None:
         """Record `job` as queued and pending, with its message (replacing any earlier record
-        of the same id), and queue its task (and count `also`): one MULTI, so Redis holds all
-        of it or none.
+        of the same id), and queue its task (and whatever `also` adds): one MULTI, so Redis
+        holds all of it or none.
 
         Returns once Redis confirmed; raises QueueUnavailable when it did not (the sender is
         told to send again). Both doors, the sweeper and the dead-letter replay queue this way.
         """
-        key = PREFIX + job.job_id
-        fields: dict[Any, Any] = {
-            **_identity(job),
-            "state": JobState.QUEUED.value,
-            "job": job.model_dump_json(),
-        }
+        self._queue(app, job, job.job_id, {"job": job.model_dump_json()}, [], also)
+
+    def enqueue_batch(
+        self, app: celery.Celery, batch: InterpretBatch, *, also: Sequence[InTransaction] = ()
+    ) -> None:
+        """Record each job of `batch` as queued, and the batch as pending with its messages,
+        and queue its one task (and whatever `also` adds): one MULTI, as `enqueue`."""
+        self._queue(
+            app, batch, batch.batch_id, {"batch": batch.model_dump_json()}, batch.jobs, also
+        )
+
+    def _queue(
+        self,
+        app: celery.Celery,
+        task: InterpretJob | InterpretBatch,
+        pending_id: str,
+        held: dict[str, str],
+        members: Sequence[InterpretJob],
+        also: Sequence[InTransaction],
+    ) -> None:
+        first = task.jobs[0] if isinstance(task, InterpretBatch) else task
         try:
             pipe = self._redis.pipeline(transaction=True)
-            pipe.delete(key)
-            pipe.hset(key, mapping=fields)
-            pipe.expire(key, self._retention)
+            for job in members:
+                self._record(pipe, job.job_id, {**_identity(job), "state": JobState.QUEUED.value})
+            self._record(
+                pipe, pending_id, {**_identity(first), "state": JobState.QUEUED.value, **held}
+            )
             now = time.time()
-            pipe.zadd(PENDING, {job.job_id: now})
+            pipe.zadd(PENDING, {pending_id: now})
             # The outbox expires too: ids older than the retention have no record left to
             # re-submit, and the set lives as long as the newest record it may point to.
             pipe.zremrangebyscore(PENDING, "-inf", now - self._retention)
             pipe.expire(PENDING, self._retention)
-            pipe.lpush(QUEUE, task_message(app, job))
-            if also is not None:
-                also.add_to(pipe)
+            pipe.lpush(QUEUE, task_message(app, task))
+            for extra in also:
+                extra.add_to(pipe)
             pipe.execute()
         except (redis.RedisError, OSError) as error:
             raise QueueUnavailable(
                 f"the queue did not accept the job: {type(error).__name__}"
             ) from error
 
+    def _record(self, pipe: redis.client.Pipeline, record_id: str, fields: dict[Any, Any]) -> None:
+        """A fresh record (replacing any earlier one of the same id), kept for the retention."""
+        key = PREFIX + record_id
+        pipe.delete(key)
+        pipe.hset(key, mapping=fields)
+        pipe.expire(key, self._retention)
+
     def pending_since(self, before: float) -> list[str]:
         """Ids of the jobs queued before `before` (epoch seconds) and not yet done or failed."""
         return [_text(i) for i in self._redis.zrangebyscore(PENDING, "-inf", before)]
 
-    def pending_job(self, job_id: str) -> InterpretJob | None:
-        """The job as it was queued, while it is pending (None once settled or expired)."""
-        raw = self._redis.hget(PREFIX + job_id, "job")
-        if raw is None:
-            self._redis.zrem(PENDING, job_id)  # expired: nothing left to re-submit
-            return None
-        return InterpretJob.model_validate_json(raw)
+    def pending_task(self, pending_id: str) -> InterpretJob | InterpretBatch | None:
+        """The job (or batch) as it was queued, while it is pending (None once settled or
+        expired)."""
+        job, batch = self._redis.hmget(PREFIX + pending_id, ["job", "batch"])
+        if job is not None:
+            return InterpretJob.model_validate_json(job)
+        if batch is not None:
+            return InterpretBatch.model_validate_json(batch)
+        self._redis.zrem(PENDING, pending_id)  # expired: nothing left to re-submit
+        return None
 
-    def done(self, job: InterpretJob, written: Sequence[str]) -> None:
-        self._set(job, {"state": JobState.DONE.value, "written": json.dumps(list(written))})
+    def done(
+        self, job: InterpretJob, written: Sequence[str], *, also: Sequence[InTransaction] = ()
+    ) -> None:
+        refs = json.dumps(list(written))
+        self._settle_one(job, {"state": JobState.DONE.value, "written": refs}, also)
 
-    def failed(self, job: InterpretJob, outcome: dict[str, Any]) -> None:
-        self._set(job, {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)})
+    def done_batch(
+        self,
+        batch: InterpretBatch,
+        written: Mapping[str, Sequence[str]],
+        *,
+        also: Sequence[InTransaction] = (),
+    ) -> None:
+        """Each job of `batch` named in `written` (job id -> what was written for it) done, and
+        the batch no longer pending: one MULTI. Its other jobs were settled apart (failed)."""
+        pipe = self._redis.pipeline(transaction=True)
+        for job in batch.jobs:
+            if job.job_id in written:
+                refs = json.dumps(list(written[job.job_id]))
+                self._settle(pipe, job, {"state": JobState.DONE.value, "written": refs})
+        self._forget_batch(pipe, batch.batch_id)
+        for extra in also:
+            extra.add_to(pipe)
+        pipe.execute()
+
+    def split_batch(self, app: celery.Celery, batch: InterpretBatch) -> None:
+        """Queue each job of `batch` as a job of its own, pending with its message, and the
+        batch no longer pending: one MULTI. For a batch that failed as a whole for a reason of
+        one of its messages: alone, only that message fails (and is dead-lettered)."""
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            now = time.time()
+            for job in batch.jobs:
+                key = PREFIX + job.job_id
+                pipe.hset(
+                    key, mapping={"state": JobState.QUEUED.value, "job": job.model_dump_json()}
+                )
+                pipe.expire(key, self._retention)
+                pipe.zadd(PENDING, {job.job_id: now})
+                pipe.lpush(QUEUE, task_message(app, job))
+            self._forget_batch(pipe, batch.batch_id)
+            pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            raise QueueUnavailable(f"the batch was not split: {type(error).__name__}") from error
+
+    def failed(
+        self, job: InterpretJob, outcome: dict[str, Any], *, also: Sequence[InTransaction] = ()
+    ) -> None:
+        fields = {"state": JobState.FAILED.value, "outcome": json.dumps(outcome)}
+        self._settle_one(job, fields, also)
+
+    def _settle_one(
+        self, job: InterpretJob, fields: dict[Any, Any], also: Sequence[InTransaction]
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        self._settle(pipe, job, fields)
+        for extra in also:
+            extra.add_to(pipe)
+        pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
         """The record of `job_id`, or None when unknown or expired."""
@@ -128,20 +219,30 @@ class JobStore:
             settled_at=_when(fields.get("settled_at")),
         )
 
-    def _set(self, job: InterpretJob, fields: dict[Any, Any]) -> None:
+    def _settle(
+        self, pipe: redis.client.Pipeline, job: InterpretJob, fields: dict[Any, Any]
+    ) -> None:
         """Settle the record; its identity is written too, so a job replayed after its record
         expired still reads back whole."""
         key = PREFIX + job.job_id
-        settled = {"settled_at": datetime.now(UTC).isoformat()}
-        record: dict[Any, Any] = {**_identity(job), **fields, **settled}
-        pipe = self._redis.pipeline(transaction=True)
+        record: dict[Any, Any] = {**_identity(job), **fields}
+        record["settled_at"] = datetime.now(UTC).isoformat()
         pipe.hset(key, mapping=record)
         if fields["state"] == JobState.DONE.value:
             pipe.hdel(key, "outcome")  # a replayed job that now succeeded
-        pipe.hdel(key, "job")  # settled: nothing to re-submit
-        pipe.zrem(PENDING, job.job_id)
+        self._unpend(pipe, job.job_id)
+
+    def _unpend(self, pipe: redis.client.Pipeline, pending_id: str) -> None:
+        """Nothing left to re-submit: the message leaves the record, the id the outbox."""
+        key = PREFIX + pending_id
+        pipe.hdel(key, "job", "batch")
+        pipe.zrem(PENDING, pending_id)
         pipe.expire(key, self._retention)
-        pipe.execute()
+
+    def _forget_batch(self, pipe: redis.client.Pipeline, batch_id: str) -> None:
+        """A batch settled or split: its jobs' records tell the rest."""
+        pipe.delete(PREFIX + batch_id)
+        pipe.zrem(PENDING, batch_id)
 
 
 def _identity(job: InterpretJob) -> dict[str, str]:

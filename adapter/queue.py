@@ -3,7 +3,9 @@
 How kombu stores a task in Redis is `adapter/broker.py`'s alone.
 
 A job is JSON only (no pickle): `InterpretJob` v1 carries the message exactly as received, as
-text, so the worker re-parses it with `parse_json` and every number stays an exact Decimal.
+text, so the worker re-parses it with `parse_json` and every number stays an exact Decimal. A
+bulk backfill queues its messages by the hundred: `InterpretBatch`, one task whose jobs keep
+their own ids, records and dead letters (adapter/service/batch.py).
 
 Delivery is at-least-once: tasks are acknowledged after they ran (`acks_late`), a task whose
 worker process died is re-queued (`reject_on_worker_lost`), and a message a killed worker had
@@ -25,6 +27,7 @@ QUEUE: Final = "her2"
 FHIR_MEDIA_TYPE: Final = "application/fhir+json"
 HL7V2_MEDIA_TYPE: Final = "application/hl7-v2"  # a job of the MLLP door: one ER7 message
 TASK_NAME: Final = "her2.interpret"
+BATCH_TASK_NAME: Final = "her2.interpret_batch"
 # A worker's retry publish fails fast (and the job is kept, workers/tasks.py): one retry after
 # 0.2 s, a 1 s socket timeout; about one second in all.
 PUBLISH_RETRY_POLICY: Final = {
@@ -43,11 +46,27 @@ class InterpretJob(BaseModel):
 
     v: Literal[1] = 1
     job_id: str
-    door: Literal["http", "mllp"]
+    door: Literal["http", "mllp", "backfill"]
     received_at: datetime
     body: str  # the message exactly as received (UTF-8 text): numbers stay exact
     media_type: str = "application/fhir+json"
     site: str | None = None  # --site style override: breast | gastric | other
+    backfill: str | None = None  # the backfill it came from (its progress counts it)
+
+
+class InterpretBatch(BaseModel):
+    """Messages of a backfill queued as one task (schema v1), settled as one transaction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    batch_id: str
+    jobs: tuple[InterpretJob, ...]
+
+    @property
+    def received_at(self) -> datetime:
+        """When its first message was read: its retries are timed from then."""
+        return self.jobs[0].received_at
 
 
 def make_celery(settings: Settings) -> celery.Celery:

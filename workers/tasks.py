@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -39,16 +41,18 @@ import celery
 import kombu.exceptions
 import redis
 from celery.exceptions import Reject
+from pydantic import TypeAdapter
 
+from adapter.backfill_store import BackfillStore, Updates
 from adapter.case_store import CaseStore
 from adapter.dead_letters import DeadLetterQueue
 from adapter.errors import AuthorizationRefused, BadInput, DependencyUnavailable, WriteRejected
 from adapter.fhir.outcome import error_outcome, exception_outcome, operation_outcome
 from adapter.fhir_server import write_back_target
-from adapter.job_store import JobStore
+from adapter.job_store import InTransaction, JobStore
 from adapter.mapping_files import default_mappings
-from adapter.metrics import Metrics
-from adapter.queue import TASK_NAME, InterpretJob
+from adapter.metrics import Metrics, Tally
+from adapter.queue import TASK_NAME, InterpretBatch, InterpretJob
 from adapter.redis_client import redis_client
 from adapter.service.processing import WorkerServices, process_job
 from adapter.settings import get_settings
@@ -81,9 +85,20 @@ def _redis() -> redis.Redis:
 def dead_letter(job: InterpretJob, reason: str, outcome: dict[str, Any]) -> None:
     client = _redis()
     DeadLetterQueue(client, settings.dead_letter_retention_seconds).add(job, reason, outcome)
-    JobStore(client, settings.job_retention_seconds).failed(job, outcome)
-    Metrics(client).incr("her2_dead_lettered_total", reason=reason)
+    counted = Tally()
+    counted.incr("her2_dead_lettered_total", reason=reason)
+    also: list[InTransaction] = [counted, *backfill_counts([job], failed=True)]
+    JobStore(client, settings.job_retention_seconds).failed(job, outcome, also=also)
     log.warning("job dead-lettered", extra={"job_id": job.job_id, "reason": reason})
+
+
+def backfill_counts(jobs: Iterable[InterpretJob], *, failed: bool = False) -> list[Updates]:
+    """The progress of the backfills `jobs` came from (`InterpretJob.backfill`): settled."""
+    counts = Counter(job.backfill for job in jobs if job.backfill)
+    if not counts:
+        return []
+    settled = {b: (0, n) if failed else (n, 0) for b, n in counts.items() if b is not None}
+    return [BackfillStore(_redis()).settled(settled)]
 
 
 class InterpretTask(celery.Task):  # type: ignore[misc]
@@ -95,12 +110,15 @@ class InterpretTask(celery.Task):  # type: ignore[misc]
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, *_: Any) -> None:
         try:
-            job = InterpretJob.model_validate(args[0])
+            task = TypeAdapter(InterpretJob | InterpretBatch).validate_python(args[0])
         except Exception:  # not a job of ours: nothing to replay, say so loudly
             log.error("undecodable task message failed", extra={"task_id": task_id})
             return
-        detail = f"job {job.job_id}: unexpected: {type(exc).__name__}"
-        dead_letter(job, "unexpected", exception_outcome(detail))
+        if isinstance(task, InterpretBatch):  # alone, only the message at fault fails
+            JobStore(_redis(), settings.job_retention_seconds).split_batch(app, task)
+            return
+        detail = f"job {task.job_id}: unexpected: {type(exc).__name__}"
+        dead_letter(task, "unexpected", exception_outcome(detail))
 
 
 def backoff(retries: int, cap: int, rng: random.Random | None = None) -> float:
@@ -109,7 +127,7 @@ def backoff(retries: int, cap: int, rng: random.Random | None = None) -> float:
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def may_retry(job: InterpretJob, retries: int, now: datetime) -> bool:
+def may_retry(job: InterpretJob | InterpretBatch, retries: int, now: datetime) -> bool:
     """Whether a transient fault is retried: fewer than max_retries, or inside the window."""
     age = (now - job.received_at).total_seconds()
     return retries < settings.max_retries or age < settings.retry_window_seconds
@@ -136,7 +154,8 @@ def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     job = InterpretJob.model_validate(payload)
     try:
         written = process_job(job, services())
-        JobStore(_redis(), settings.job_retention_seconds).done(job, written)
+        jobs = JobStore(_redis(), settings.job_retention_seconds)
+        jobs.done(job, written, also=backfill_counts([job]))
     except BadInput as error:
         _dead_letter_or_keep(job, "bad-input", operation_outcome(error))
     except AuthorizationRefused as error:  # fix the configuration or registration, then replay

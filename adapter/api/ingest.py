@@ -102,7 +102,7 @@ def _accept(
         counted = Tally()
         counted.incr("her2_messages_received_total", door=DOOR)
         counted.incr("her2_messages_accepted_total", door=DOOR)
-        svc.jobs.enqueue(svc.celery, job, also=counted)
+        svc.jobs.enqueue(svc.celery, job, also=[counted])
     except AdapterError as error:
         _count_rejected(svc, error)
         raise

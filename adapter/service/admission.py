@@ -50,9 +50,10 @@ class Admitted:
 
 
 def admit(
-    body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None, *, can_fetch: bool
+    body: bytes, kind: str | None, mappings: Mappings, site: SiteGroup | None, *, can_fetch: bool
 ) -> Admitted:
-    """Parse and check one message posted to the route for `kind` ("Observation"/"Bundle").
+    """Parse and check one message posted to the route for `kind` ("Observation"/"Bundle"; None:
+    either, as a line of a backfill).
 
     `can_fetch`: a FHIR server is configured to read what a references-only message names;
     without one such a message could only be dead-lettered, so it is refused here.
@@ -63,6 +64,14 @@ def admit(
     message = parse_json(body)
     check_shape(message)
     given = message.get("resourceType")
+    if kind is None and given in ("Observation", "Bundle"):
+        kind = given
+    if kind is None:
+        raise InvalidResource(
+            "a message is an Observation or a Bundle, not "
+            + (given if isinstance(given, str) else "a JSON object without resourceType"),
+            expression="resourceType",
+        )
     if given != kind:
         other = "/fhir" if kind == "Observation" else "/fhir/Observation"
         raise InvalidResource(

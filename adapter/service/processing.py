@@ -60,7 +60,7 @@ class WorkerServices:
 def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
     """Run one job; returns the references written. Raises BadInput (permanent),
     WriteRejected (permanent), DependencyUnavailable / Redis errors (transient)."""
-    arrival = _arrival(job, services)
+    arrival = job_arrival(job, services)
     written: list[str] = []
     with services.metrics.batch() as tally:  # one round trip for the job's counts
         for case in arrival.cases:
@@ -76,7 +76,8 @@ def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
     return written
 
 
-def _arrival(job: InterpretJob, services: WorkerServices) -> Arrival:
+def job_arrival(job: InterpretJob, services: WorkerServices) -> Arrival:
+    """The job's message read into what arrives for each of its cases."""
     site = SiteGroup(job.site) if job.site else None
     if job.media_type == HL7V2_MEDIA_TYPE:
         reading = read_v2_message(job.body, services.mappings)

@@ -1,4 +1,5 @@
-"""Re-submits accepted jobs the broker lost: the outbox side of "never lose a message".
+"""Re-submits accepted jobs (and backfill batches) the broker lost: the outbox side of "never
+lose a message".
 
 Celery's Redis transport takes a task with BRPOP and only then records it as unacknowledged;
 a Redis crash between the two (or a Redis restart while the task is in flight) loses it, and
@@ -26,6 +27,7 @@ import redis
 from adapter.broker import held_task_ids, queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
+from adapter.queue import InterpretBatch
 from adapter.settings import Settings
 
 log = logging.getLogger("her2.sweeper")
@@ -43,10 +45,13 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
     held = held_task_ids(client)
     resent = []
     for job_id in candidates:
-        job = jobs.pending_job(job_id) if job_id not in held else None
-        if job is None:
+        task = jobs.pending_task(job_id) if job_id not in held else None
+        if task is None:
             continue
-        jobs.enqueue(app, job)
+        if isinstance(task, InterpretBatch):
+            jobs.enqueue_batch(app, task)
+        else:
+            jobs.enqueue(app, task)
         resent.append(job_id)
         log.warning(
             "accepted job no longer held by the broker: submitted again", extra={"job_id": job_id}

@@ -69,3 +69,29 @@ def test_a_stored_case_comes_back_with_its_numbers_exact(redis_db: redis.Redis) 
     assert back == resource
     assert str(back["valueQuantity"]["value"]) == "1.9999999999999999999"
     assert str(back["component"][0]["valueQuantity"]["value"]) == "4.00"
+
+
+def test_many_cases_are_checked_out_and_saved_together(redis_db: redis.Redis) -> None:
+    store = CaseStore(redis_db, 60)
+    keys = [f"specimen|Specimen/many-{n}" for n in range(3)]
+    with store.checkout_all(keys) as held:
+        assert sorted(held) == keys
+        final = {key: StoredCase(CaseMeta(key=key, reported_status="final")) for key in keys}
+        store.save_all((held[key], (final[key].record_meta(), {}, {})) for key in keys)
+    for key in keys:
+        assert StoredCase.of(key, store.load(key)).meta.reported_status == "final"
+        assert not redis_db.exists(LOCK_PREFIX + digest(key))
+
+
+def test_a_busy_case_among_many_gives_back_every_lock_taken(redis_db: redis.Redis) -> None:
+    store = CaseStore(redis_db, 60)
+    free, busy = "specimen|Specimen/a-free", "specimen|Specimen/b-busy"  # taken in this order
+    with (
+        store.checkout(busy),
+        pytest.raises(DependencyUnavailable),
+        store.checkout_all([free, busy], wait_seconds=0.2),
+    ):
+        pass
+    assert not redis_db.exists(LOCK_PREFIX + digest(free))  # given back when the wait failed
+    with store.checkout_all([free, busy], wait_seconds=0.2) as held:  # both free now
+        assert sorted(held) == sorted([free, busy])

@@ -31,7 +31,7 @@ def test_enqueue_returns_once_redis_holds_the_task_and_the_record(
     job = make_job("{}")
     jobs.enqueue(app, job)
     assert queue_depth(redis_db) == 1
-    assert jobs.pending_job(job.job_id) == job
+    assert jobs.pending_task(job.job_id) == job
     assert jobs.get(job.job_id).state is JobState.QUEUED  # type: ignore[union-attr]
 
 

@@ -10,7 +10,7 @@ import redis
 
 from adapter.broker import held_task_ids
 from adapter.job_store import JobState, JobStore
-from adapter.queue import QUEUE
+from adapter.queue import QUEUE, InterpretBatch
 from tests.builders import her2_bundle, ihc_observation, specimen
 from tests.integration.conftest import ehr_holds, make_job
 from tests.support.fhir_server import FhirTestServer
@@ -40,6 +40,35 @@ def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(
     assert jobs.pending_since(float("inf")) == []
 
 
+def test_a_backfill_batch_lost_by_the_broker_is_submitted_again_whole(
+    app: celery.Celery,
+    redis_db: redis.Redis,
+    jobs: JobStore,
+    start_worker: Callable[..., WorkerProcess],
+    settled: Callable,
+    fhir_server: FhirTestServer,
+) -> None:
+    results = [
+        ihc_observation("3+", id=f"ihc-batch-{n}", specimen=f"Specimen/s{n}") for n in range(3)
+    ]
+    ehr_holds(
+        fhir_server, {"resourceType": "Patient", "id": "p"}, *map(specimen, ["s0", "s1", "s2"])
+    )
+    ehr_holds(fhir_server, *results)
+    members = tuple(make_job(her2_bundle(r)) for r in results)
+    batch = InterpretBatch(batch_id="batch-swept", jobs=members)
+    jobs.enqueue_batch(app, batch)
+    assert jobs.pending_task(batch.batch_id) == batch
+    redis_db.delete(QUEUE)
+    start_worker()
+
+    for job in members:
+        record = settled(job, timeout=60)
+        assert record.state is JobState.DONE, record.outcome
+    assert jobs.pending_since(float("inf")) == []
+    assert jobs.pending_task(batch.batch_id) is None
+
+
 def test_settled_jobs_leave_the_outbox(app: celery.Celery, jobs: JobStore) -> None:
     done, failed = make_job("{}"), make_job("{}")
     for job in (done, failed):
@@ -50,7 +79,7 @@ def test_settled_jobs_leave_the_outbox(app: celery.Celery, jobs: JobStore) -> No
     pending = jobs.pending_since(float("inf"))
     assert done.job_id not in pending
     assert failed.job_id not in pending
-    assert jobs.pending_job(done.job_id) is None
+    assert jobs.pending_task(done.job_id) is None
 
 
 def test_tasks_held_unacknowledged_are_recognised(redis_db: redis.Redis) -> None:

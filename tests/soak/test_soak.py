@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.soak.run import SoakConfig, run
+from tests.soak.verify import problems
 
 OUT = Path(__file__).resolve().parents[2] / "out"
 
@@ -25,14 +26,14 @@ def _check(summary: dict[str, object], name: str, directory: Path) -> None:
     (OUT / name).write_text(json.dumps(summary, indent=2, default=str))
     findings = summary["findings"]
     assert isinstance(findings, dict)
-    problems = {k: v for k, v in findings.items() if v and k not in ("counts", "reports_total")}
-    if problems:  # keep the logs: pytest rotates its temp dirs away
+    failed = problems(findings)
+    if failed:  # keep the logs: pytest rotates its temp dirs away
         kept = OUT / name.replace(".json", "-logs")
         shutil.rmtree(kept, ignore_errors=True)
         kept.mkdir()
         for log in directory.glob("*.log"):
             shutil.copy(log, kept / log.name)
-    assert not problems, json.dumps(problems, indent=2, default=str)[:4000]
+    assert not failed, json.dumps(failed, indent=2, default=str)[:4000]
 
 
 @pytest.mark.integration

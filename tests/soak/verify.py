@@ -76,6 +76,11 @@ def verify(
     return findings
 
 
+def problems(findings: dict[str, Any]) -> dict[str, Any]:
+    """The findings that are failures (every one but the counts)."""
+    return {k: v for k, v in findings.items() if v and k not in ("counts", "reports_total")}
+
+
 def _reports(
     plan: Plan, fhir: FhirTestServer, mappings: Mappings, reissued: set[int]
 ) -> dict[str, Any]:
@@ -120,14 +125,14 @@ def _reports(
 
 def _all(fhir: FhirTestServer, resource_type: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    with fhir.client() as http:
-        while True:
-            page = http.get(resource_type, params={"_count": 1000, "_offset": len(found)})
-            page.raise_for_status()
-            entries = page.json().get("entry") or []
-            found += [e["resource"] for e in entries]
-            if len(entries) < 1000:
-                return found
+    http = fhir.client()  # the server's own client: it closes it when it stops
+    while True:
+        page = http.get(resource_type, params={"_count": 1000, "_offset": len(found)})
+        page.raise_for_status()
+        entries = page.json().get("entry") or []
+        found += [e["resource"] for e in entries]
+        if len(entries) < 1000:
+            return found
 
 
 def phi_in_logs(plan: Plan, logs: dict[str, str]) -> list[str]:

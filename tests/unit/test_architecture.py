@@ -126,6 +126,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "adapter.queue",
             "adapter.broker",
             "adapter.job_store",
+            "adapter.backfill_store",
             "adapter.dead_letters",
             "adapter.case_store",
             "adapter.metrics",
