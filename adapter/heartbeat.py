@@ -1,51 +1,106 @@
-"""Heartbeat keys in Redis: a process says it is alive by refreshing a key with a TTL.
+"""Heartbeats in Redis: a process says it is alive by beating; readers count the live ones
+without scanning the keyspace.
 
-Used by the workers (`her2:worker:<name>`) and the MLLP listeners (`her2:mllp:<name>`), read by
-`/health/ready`. A key lives three intervals, so a process that died (even by SIGKILL) drops
-out of `alive` within three intervals; one that stops cleanly deletes its key at once.
+Workers (`WORKERS`) and MLLP listeners (`LISTENERS`) beat; `/health/ready` reads. One beat is
+one server-side script that writes:
+
+- `her2:heartbeats:<kind>`, a sorted set: process name -> the instant its beat lapses (three
+  intervals on, by the Redis server's clock, so hosts whose clocks differ agree). `alive` drops
+  the lapsed names and returns the rest: its cost grows with the number of processes, never
+  with the keyspace (case keys alone live 90 days; a SCAN would walk them all). The set itself
+  expires with the longest-lived beat;
+- `her2:<kind>:<name>`, a key with the same TTL: what the compose file's healthchecks look for.
+
+A process that dies (even by SIGKILL) drops out within three intervals; one that stops cleanly
+(`Heartbeat.stop`) is removed at once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 import redis
 
 from adapter.periodic import Periodic
+from adapter.redis_client import lua_keep_alive_at_least
 
-WORKER_PREFIX: Final = "her2:worker:"
-LISTENER_PREFIX: Final = "her2:mllp:"
+BEATS_PER_LIFE: Final = 3  # a name lapses after three intervals without a beat
+# KEYS: registry, process key. ARGV: name, seconds to live, value of the process key.
+_BEAT: Final = f"""
+local now = redis.call('TIME')
+local lapses = tonumber(now[1]) + tonumber(now[2]) / 1e6 + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], lapses, ARGV[1])
+{lua_keep_alive_at_least("KEYS[1]", "ARGV[2]")}
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+return 1
+"""
+# KEYS: registry. Returns the names whose beat has not lapsed, after dropping the others.
+_ALIVE: Final = """
+local now = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1e6)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
 
 
-def beat(client: redis.Redis, key: str, interval_seconds: int) -> None:
-    """Refresh `key` for three intervals."""
-    client.set(key, datetime.now(UTC).isoformat(), ex=3 * interval_seconds)
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A kind of process that beats: where its registry and its per-process keys live."""
+
+    name: str
+
+    @property
+    def registry(self) -> str:
+        return f"her2:heartbeats:{self.name}"
+
+    def key(self, process: str) -> str:
+        return f"her2:{self.name}:{process}"
 
 
-def alive(client: redis.Redis, prefix: str) -> list[str]:
-    """Names (the key without `prefix`) whose heartbeat has not expired."""
-    names = (k.decode() if isinstance(k, bytes) else k for k in client.scan_iter(prefix + "*"))
-    return sorted(name.removeprefix(prefix) for name in names)
+WORKERS: Final = Kind("worker")
+LISTENERS: Final = Kind("mllp")
+
+
+def beat(client: redis.Redis, kind: Kind, process: str, interval_seconds: int) -> None:
+    """Say `process` is alive for the next three intervals."""
+    ttl = BEATS_PER_LIFE * interval_seconds
+    client.register_script(_BEAT)(
+        keys=[kind.registry, kind.key(process)],
+        args=[process, ttl, datetime.now(UTC).isoformat()],
+    )
+
+
+def alive(client: redis.Redis, kind: Kind) -> list[str]:
+    """Names of the processes of `kind` whose beat has not lapsed, sorted."""
+    names = client.register_script(_ALIVE)(keys=[kind.registry])
+    return sorted(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+
+
+def forget(client: redis.Redis, kind: Kind, process: str) -> None:
+    """Remove `process` at once (it stopped cleanly)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.zrem(kind.registry, process)
+    pipe.delete(kind.key(process))
+    pipe.execute()
 
 
 def alive_listeners(client: redis.Redis) -> list[str]:
-    """Names of the MLLP listeners whose heartbeat has not expired."""
-    return alive(client, LISTENER_PREFIX)
+    """Names of the MLLP listeners whose heartbeat has not lapsed."""
+    return alive(client, LISTENERS)
 
 
 class Heartbeat(Periodic):
-    """Beats `key` every `interval_seconds` until `stop()`, which deletes it."""
+    """Beats for `process` every `interval_seconds` until `stop()`, which forgets it."""
 
-    def __init__(self, client: redis.Redis, key: str, interval_seconds: int) -> None:
-        def forget() -> None:  # a process stopping cleanly leaves at once, not after the TTL
-            client.delete(key)
-
+    def __init__(
+        self, client: redis.Redis, kind: Kind, process: str, interval_seconds: int
+    ) -> None:
         super().__init__(
             "her2-heartbeat",
             interval_seconds,
-            lambda: beat(client, key, interval_seconds),
-            on_stop=forget,
+            lambda: beat(client, kind, process, interval_seconds),
+            on_stop=lambda: forget(client, kind, process),
         )
 
     def start(self) -> Heartbeat:

@@ -1,5 +1,5 @@
 """What became of each accepted job, for `GET /jobs/{id}`: queued, done (what was written) or
-failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`.
+failed (an OperationOutcome). Kept in Redis for `job_retention_seconds`, outbox included.
 
 Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, settled_at, written
 (JSON list), outcome (JSON) and, while the job is pending, the job itself. `enqueue` writes
@@ -7,9 +7,10 @@ Key: `her2:job:<job_id>`, a hash with fields state, door, received_at, settled_a
 
 The job store is also the outbox that makes "accepted" durable beyond the broker: every queued
 job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
-message until it is done or failed. Celery's Redis transport pops a task before it records it
-as unacknowledged, so a Redis crash between the two loses the task; the worker's sweeper
-(workers/sweeper.py) re-submits a pending job that the broker no longer holds.
+message until it is done or failed (or its record expired). Celery's Redis transport pops a
+task before it records it as unacknowledged, so a Redis crash between the two loses the task;
+the worker's sweeper (workers/sweeper.py) re-submits a pending job that the broker no longer
+holds.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ class JobStore:
             pipe.delete(key)
             pipe.hset(key, mapping=fields)
             pipe.expire(key, self._retention)
-            pipe.zadd(PENDING, {job.job_id: time.time()})
+            now = time.time()
+            pipe.zadd(PENDING, {job.job_id: now})
+            # The outbox expires too: ids older than the retention have no record left to
+            # re-submit, and the set lives as long as the newest record it may point to.
+            pipe.zremrangebyscore(PENDING, "-inf", now - self._retention)
+            pipe.expire(PENDING, self._retention)
             pipe.lpush(QUEUE, task_message(app, job))
             pipe.execute()
         except (redis.RedisError, OSError) as error:

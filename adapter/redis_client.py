@@ -26,3 +26,14 @@ def redis_client(settings: Settings) -> redis.Redis:
         health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
         retry_on_timeout=False,
     )
+
+
+def lua_keep_alive_at_least(key: str, seconds: str) -> str:
+    """A Lua statement for a server-side script: `key` (a Lua expression such as `KEYS[2]`)
+    lives at least `seconds` more, keeping a longer TTL it already has, so an index outlives
+    every entry it holds even when a retention setting was shortened (EXPIRE's GT option would
+    say this, but needs Redis 7; the demo's embedded Redis is 6.2)."""
+    return (
+        f"if redis.call('TTL', {key}) < tonumber({seconds}) then "
+        f"redis.call('EXPIRE', {key}, {seconds}) end"
+    )

@@ -7,6 +7,7 @@ start-up rather than discovered in production (see `_refuse_unsafe`).
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,8 +37,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
 
     # --- processing ----------------------------------------------------------------------
-    case_retention_seconds: int = 90 * 24 * 3600  # how long a case's observations are kept
-    job_retention_seconds: int = 7 * 24 * 3600  # how long /jobs/{id} answers
+    # How long patient data is kept in Redis (README "Retention"): every key a store writes
+    # expires, its index keys included.
+    case_retention_seconds: int = Field(default=90 * 24 * 3600, ge=1)  # a case's observations
+    job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)  # /jobs/{id} and the outbox
+    dead_letter_retention_seconds: int = Field(default=30 * 24 * 3600, ge=1)  # whole messages
     # A killed worker's task is redelivered after this: the recovery the service promises.
     # Everything a worker holds unacknowledged (a task running, a retry waiting for its
     # countdown) must take well under this, or Redis hands it to a second worker too.
@@ -54,12 +58,19 @@ class Settings(BaseSettings):
     worker_nice: int = Field(default=5, ge=0, le=19)
 
     # --- MLLP (HL7 v2) -------------------------------------------------------------------
+    # This deployment runs the v2 door (`her2-adapter mllp`): /health/ready then warns when no
+    # listener is alive. Off, an HTTP-only deployment is not told about a door it lacks.
+    mllp_enabled: bool = False
     mllp_host: str = "127.0.0.1"
     mllp_port: int = 2575
     mllp_tls_cert: Path | None = None
     mllp_tls_key: Path | None = None
     mllp_tls_client_ca: Path | None = None
     mllp_allowed_senders: str | None = None  # comma-separated MSH-4.1 values
+    # JSON object: sending facility (MSH-4.1) -> the subject (a CN, or a whole RFC 4514
+    # subject) of the client certificate its messages must arrive with. Needs
+    # MLLP_TLS_CLIENT_CA; the facilities it names are then the allow-list (adapter/mllp/senders).
+    mllp_sender_certificates: str | None = None
 
     log_level: str = "INFO"
 
@@ -80,7 +91,30 @@ class Settings(BaseSettings):
                 "FHIR_OAUTH_TOKEN_URL, FHIR_OAUTH_CLIENT_ID and FHIR_OAUTH_CLIENT_SECRET "
                 "go together"
             )
+        self._refuse_unbound_senders()
         return self
+
+    def _refuse_unbound_senders(self) -> None:
+        """Under mutual TLS an allowed facility is bound to its certificate, or any client the
+        CA certified could send in its name: MSH-4 is written by the sender itself."""
+        bound = self.sender_certificates  # ValueError when it is not a JSON object of strings
+        if bound is None:
+            if self.mllp_tls_client_ca is not None and self.allowed_senders is not None:
+                raise ValueError(
+                    "with MLLP_TLS_CLIENT_CA, bind each allowed sender to its client "
+                    "certificate: MLLP_SENDER_CERTIFICATES instead of MLLP_ALLOWED_SENDERS"
+                )
+            return
+        if self.mllp_tls_client_ca is None:
+            raise ValueError(
+                "MLLP_SENDER_CERTIFICATES needs MLLP_TLS_CLIENT_CA: without client "
+                "certificates there is nothing to bind a sender to"
+            )
+        if self.mllp_allowed_senders:
+            raise ValueError(
+                "set MLLP_SENDER_CERTIFICATES or MLLP_ALLOWED_SENDERS, not both: the "
+                "facilities bound to certificates are the allow-list"
+            )
 
     @property
     def backoff_cap_seconds(self) -> int:
@@ -100,6 +134,28 @@ class Settings(BaseSettings):
         if not self.mllp_allowed_senders:
             return None
         return frozenset(s.strip() for s in self.mllp_allowed_senders.split(",") if s.strip())
+
+    @property
+    def sender_certificates(self) -> dict[str, str] | None:
+        """MLLP_SENDER_CERTIFICATES read: facility -> certificate subject, or None when unset.
+        Raises ValueError unless it is a JSON object of non-empty strings."""
+        if not self.mllp_sender_certificates:
+            return None
+        try:
+            bound = json.loads(self.mllp_sender_certificates)
+        except ValueError as error:
+            raise ValueError(f"MLLP_SENDER_CERTIFICATES is not JSON ({error})") from error
+        if (
+            not isinstance(bound, dict)
+            or not bound
+            or not all(isinstance(k, str) and k.strip() for k in bound)
+            or not all(isinstance(v, str) and v.strip() for v in bound.values())
+        ):
+            raise ValueError(
+                'MLLP_SENDER_CERTIFICATES must be a JSON object {"FACILITY": "certificate '
+                'subject", ...} of non-empty strings'
+            )
+        return {key.strip(): value.strip() for key, value in bound.items()}
 
 
 @lru_cache(maxsize=1)

@@ -1,13 +1,13 @@
 """A heartbeat per worker process in Redis, read by `/health/ready`.
 
-Key `her2:worker:<hostname>` with a TTL of 3 heartbeats (`adapter.heartbeat`): a worker that
-died (even by SIGKILL) disappears from `alive_workers` within three intervals. The beat runs in
-a daemon thread of the worker's main process, started and stopped by Celery's worker signals.
+Kind `worker` of `adapter.heartbeat`, named by the worker's hostname: a worker that died (even
+by SIGKILL) disappears from `alive_workers` within three intervals. The beat runs in a daemon
+thread of the worker's main process, started and stopped by Celery's worker signals.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import redis
 from celery import signals
@@ -16,17 +16,12 @@ from adapter import heartbeat
 from adapter.redis_client import redis_client
 from adapter.settings import get_settings
 
-PREFIX: Final = heartbeat.WORKER_PREFIX
 _beats: list[heartbeat.Heartbeat] = []
-
-
-def beat(client: redis.Redis, name: str, interval_seconds: int) -> None:
-    heartbeat.beat(client, PREFIX + name, interval_seconds)
 
 
 def alive_workers(client: redis.Redis) -> list[str]:
     """Names of the workers whose heartbeat has not expired."""
-    return heartbeat.alive(client, PREFIX)
+    return heartbeat.alive(client, heartbeat.WORKERS)
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
@@ -35,7 +30,9 @@ def _start(sender: Any = None, **_: Any) -> None:
     settings = get_settings()
     client = redis_client(settings)
     _beats.append(
-        heartbeat.Heartbeat(client, PREFIX + name, settings.worker_heartbeat_seconds).start()
+        heartbeat.Heartbeat(
+            client, heartbeat.WORKERS, name, settings.worker_heartbeat_seconds
+        ).start()
     )
 
 

@@ -80,7 +80,7 @@ def _redis() -> redis.Redis:
 
 def dead_letter(job: InterpretJob, reason: str, outcome: dict[str, Any]) -> None:
     client = _redis()
-    DeadLetterQueue(client).add(job, reason, outcome)
+    DeadLetterQueue(client, settings.dead_letter_retention_seconds).add(job, reason, outcome)
     JobStore(client, settings.job_retention_seconds).failed(job, outcome)
     Metrics(client).incr("her2_dead_lettered_total", reason=reason)
     log.warning("job dead-lettered", extra={"job_id": job.job_id, "reason": reason})

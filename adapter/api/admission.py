@@ -50,12 +50,16 @@ class Admitted:
     references: tuple[str, ...]
 
 
-def admit(body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None) -> Admitted:
+def admit(
+    body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None, *, can_fetch: bool
+) -> Admitted:
     """Parse and check one message posted to the route for `kind` ("Observation"/"Bundle").
 
+    `can_fetch`: a FHIR server is configured to read what a references-only message names;
+    without one such a message could only be dead-lettered, so it is refused here.
     Raises UnreadableMessage (not UTF-8 / not JSON / too deep), BodyTooLarge (too many
-    entries), InvalidResource (not the resource the route takes, invalid R4), UnreadableValue
-    and NoHer2Result (from the dry-run read).
+    entries), InvalidResource (not the resource the route takes, invalid R4, references with
+    nothing to fetch them from), UnreadableValue and NoHer2Result (from the dry-run read).
     """
     message = parse_json(body)
     check_shape(message)
@@ -72,6 +76,12 @@ def admit(body: bytes, kind: str, mappings: Mappings, site: SiteGroup | None) ->
     references = tuple(references_to_fetch(message))
     if references:
         check_reference_structure(message, mappings)
+        if not can_fetch:
+            raise InvalidResource(
+                "the message names results to read from the FHIR server, but this adapter "
+                "has none configured (FHIR_SERVER_URL): send the resources themselves",
+                expression="Bundle.entry",
+            )
         return Admitted(text, kind, 0, references)
     if kind == "Bundle" and bundle_type(message) not in ACCEPTED_BUNDLE_TYPES:
         raise InvalidResource(
@@ -126,14 +136,21 @@ def check_reference_structure(message: dict[str, Any], mappings: Mappings) -> No
             raise InvalidResource(
                 "a Bundle entry must be a JSON object", expression=f"Bundle.entry[{index}]"
             )
-        resource = raw.get("resource")
-        if resource is not None:
-            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        if "resource" not in raw:
+            if not references_to_fetch({"resourceType": "Bundle", "entry": [raw]}):
                 raise InvalidResource(
-                    "the Bundle entry holds no FHIR resource",
-                    expression=f"Bundle.entry[{index}].resource",
+                    "the Bundle entry holds no resource and names none to fetch "
+                    "(fullUrl or request.url Observation/<id>)",
+                    expression=f"Bundle.entry[{index}]",
                 )
-            held.append(Entry(resource, index))
+            continue
+        resource = raw["resource"]
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise InvalidResource(
+                "the Bundle entry holds no FHIR resource",
+                expression=f"Bundle.entry[{index}].resource",
+            )
+        held.append(Entry(resource, index))
     validate_envelope(message, raw_entries)
     for entry in held:
         validate_resource(entry, mappings)

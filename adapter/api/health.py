@@ -10,15 +10,20 @@ the draft-inadarei-api-health-check format:
                                         "observedUnit": "ms", "status": "pass", "time": "..."}],
        "fhir-server:responseTime":    [...]   (or "directory-sink:responseTime")
        "workers:count":               [...]   live worker heartbeats
-       "mllp:listeners":              [...]   live MLLP listener heartbeats
+       "mllp:listeners":              [...]   live MLLP listener heartbeats (MLLP_ENABLED only)
        "queue:depth":                 [...]   tasks waiting in the broker
        "dead-letters:count":          [...]}}
 
-Any check `fail` makes the answer 503 with status "fail"; otherwise any `warn` gives "warn"
-(200). The thresholds are the constants below: a slow dependency, no live worker (messages are
-still accepted and wait in the queue), no live MLLP listener (the HTTP door still works), a long
-queue and any dead letter warn; an unreachable
-Redis or FHIR server (or sink directory) fails.
+Readiness answers one question: can this API take messages now? It needs Redis for that, and
+nothing else: Redis unreachable is `fail` and the answer 503 (a load balancer takes the instance
+out). Everything else degrades without refusing messages and is `warn` (200): the write-back
+target unreachable or slow (accepted messages wait in the queue and the workers retry), no live
+worker, no live MLLP listener where the v2 door is deployed, a long queue, any dead letter. A
+deployment without the v2 door (`MLLP_ENABLED` false) does not check for listeners. README
+"Health" says, for each check, what its states mean and what the on-call engineer does.
+
+Every Redis command here costs the same whatever the keyspace holds (heartbeat registries,
+LLEN, the dead-letter index's ZCARD): `tests/api/test_health.py` checks it with MONITOR.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -50,6 +55,7 @@ MIN_LISTENERS: Final = 1
 router = APIRouter(prefix="/health")
 
 Check = dict[str, Any]
+Status = Literal["pass", "warn", "fail"]
 
 
 class HealthJSONResponse(JSONResponse):
@@ -75,9 +81,14 @@ def ready(request: Request) -> HealthJSONResponse:
 def readiness_checks(svc: Services) -> dict[str, list[Check]]:
     """Every dependency's check, each run whatever the others gave."""
     target = "directory-sink" if isinstance(svc.write_back, DirectorySink) else "fhir-server"
-    return {
-        "redis:responseTime": [_timed("datastore", lambda: svc.redis.ping(), REDIS_WARN_MS)],
-        f"{target}:responseTime": [_timed("component", svc.write_back.check, WRITE_BACK_WARN_MS)],
+    checks = {
+        "redis:responseTime": [
+            _timed("datastore", lambda: svc.redis.ping(), REDIS_WARN_MS, unreachable="fail")
+        ],
+        # Unreachable is a warning: the queue holds the messages and the workers retry.
+        f"{target}:responseTime": [
+            _timed("component", svc.write_back.check, WRITE_BACK_WARN_MS, unreachable="warn")
+        ],
         "workers:count": [
             _counted(
                 "component",
@@ -86,14 +97,17 @@ def readiness_checks(svc: Services) -> dict[str, list[Check]]:
                 lambda n: n < MIN_WORKERS,
             )
         ],
-        "mllp:listeners": [
+    }
+    if svc.settings.mllp_enabled:
+        checks["mllp:listeners"] = [
             _counted(
                 "component",
                 lambda: len(alive_listeners(svc.redis)),
                 "listeners",
                 lambda n: n < MIN_LISTENERS,
             )
-        ],
+        ]
+    return checks | {
         "queue:depth": [
             _counted(
                 "datastore",
@@ -117,12 +131,13 @@ def _dead_letters(queue: DeadLetterQueue) -> int:
     return queue.size()
 
 
-def _timed(kind: str, probe: Callable[[], object], warn_ms: float) -> Check:
+def _timed(kind: str, probe: Callable[[], object], warn_ms: float, *, unreachable: Status) -> Check:
+    """The probe's latency (`warn` above `warn_ms`); `unreachable` when the probe raised."""
     started = time.perf_counter()
     try:
         probe()
-    except Exception as error:  # a health check reports failure; it never raises
-        return _failed(kind, error)
+    except Exception as error:  # a health check reports the error; it never raises
+        return _unavailable(kind, error, unreachable)
     elapsed = round((time.perf_counter() - started) * 1000, 2)
     return {
         "componentType": kind,
@@ -136,8 +151,8 @@ def _timed(kind: str, probe: Callable[[], object], warn_ms: float) -> Check:
 def _counted(kind: str, probe: Callable[[], int], unit: str, warns: Callable[[int], bool]) -> Check:
     try:
         value = probe()
-    except Exception as error:  # a health check reports failure; it never raises
-        return _failed(kind, error)
+    except Exception as error:  # a check that cannot run fails; it never raises
+        return _unavailable(kind, error, "fail")
     return {
         "componentType": kind,
         "observedValue": value,
@@ -147,11 +162,11 @@ def _counted(kind: str, probe: Callable[[], int], unit: str, warns: Callable[[in
     }
 
 
-def _failed(kind: str, error: Exception) -> Check:
+def _unavailable(kind: str, error: Exception, status: Status) -> Check:
     # The type only: an error's text can hold a URL or a server's answer.
     return {
         "componentType": kind,
-        "status": "fail",
+        "status": status,
         "output": type(error).__name__,
         "time": _now(),
     }

@@ -87,7 +87,8 @@ def _accept(
 ) -> FhirJSONResponse:
     """Check, record and queue one message; runs in the threadpool (CPU and Redis I/O)."""
     try:
-        admitted = admit(body, kind, svc.mappings, site)
+        can_fetch = svc.settings.fhir_server_url is not None
+        admitted = admit(body, kind, svc.mappings, site, can_fetch=can_fetch)
         job = InterpretJob(
             v=1,
             job_id=str(uuid.uuid4()),

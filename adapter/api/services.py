@@ -50,7 +50,7 @@ class Services:
             celery=make_celery(settings),
             jobs=JobStore(client, settings.job_retention_seconds),
             metrics=Metrics(client),
-            dead_letters=DeadLetterQueue(client),
+            dead_letters=DeadLetterQueue(client, settings.dead_letter_retention_seconds),
             mappings=default_mappings(),
             keys=ApiKeys(settings.api_keys, demo_mode=settings.adapter_demo_mode),
             write_back=write_back_target(settings),

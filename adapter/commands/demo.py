@@ -175,8 +175,9 @@ def mllp_listener(settings: Any) -> Iterator[int]:
 
     from adapter.mllp.admission import ListenerServices
     from adapter.mllp.listener import MllpListener
+    from adapter.mllp.senders import SenderPolicy
 
-    services = ListenerServices.from_settings(settings)
+    services = ListenerServices.from_settings(settings, SenderPolicy.from_settings(settings))
     listener = MllpListener(services, host="127.0.0.1", port=0)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from adapter.errors import MappingError
     from adapter.log import configure_logging
     from adapter.mllp.listener import tls_context
+    from adapter.mllp.senders import SenderPolicy
     from adapter.settings import Settings
 
     try:
@@ -63,33 +64,37 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as error:
         return _refuse(f"TLS: {error}")
+    try:
+        senders = SenderPolicy.from_settings(settings)
+    except ValueError as error:
+        return _refuse(str(error))
     host, port = listen_address(settings, args.host, args.port)
     configure_logging(settings.log_level)
     try:
-        return asyncio.run(_serve(settings, host, port, context))
+        return asyncio.run(_serve(settings, senders, host, port, context))
     except MappingError as error:
         return _refuse(f"mappings: {error}")
     except OSError as error:
         return _refuse(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
-async def _serve(settings: Any, host: str, port: int, context: Any) -> int:
+async def _serve(settings: Any, senders: Any, host: str, port: int, context: Any) -> int:
     import asyncio
     import os
     import signal
     import socket
 
-    from adapter.heartbeat import LISTENER_PREFIX, Heartbeat
+    from adapter.heartbeat import LISTENERS, Heartbeat
     from adapter.mllp.admission import ListenerServices
     from adapter.mllp.listener import MllpListener
     from adapter.redis_client import redis_client
 
-    services = ListenerServices.from_settings(settings)
+    services = ListenerServices.from_settings(settings, senders)
     listener = MllpListener(services, host=host, port=port, ssl_context=context)
     client = redis_client(settings)
     await listener.start()
     name = f"{socket.gethostname()}-{os.getpid()}-{listener.port}"
-    beating = Heartbeat(client, LISTENER_PREFIX + name, HEARTBEAT_SECONDS).start()
+    beating = Heartbeat(client, LISTENERS, name, HEARTBEAT_SECONDS).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -60,9 +60,10 @@ def read_entries(
     cases: list[Case] = []
     for group in group_cases(observations, entries, refs):
         case_facts = [f for member in group.members for f in facts[id(member)]]
-        if not any(f.measure is not Measure.STATUS for f in case_facts):
+        if all(f.measure in (Measure.STATUS, Measure.NOT_DONE) for f in case_facts):
             warnings.append(
-                f"case {group.key}: only a reported HER2 status, no IHC or ISH result; skipped"
+                f"case {group.key}: no IHC or ISH result (only a reported HER2 status or tests "
+                "not done); skipped"
             )
             continue
         cases.append(_case(group, case_facts, mappings, site))
@@ -105,6 +106,7 @@ def _case(group: CaseGroup, facts: list[Fact], mappings: Mappings, site: SiteGro
         reported_status=tuple(
             Reported(f.value, f.source) for f in facts if f.measure is Measure.STATUS
         ),
+        not_done=tuple(Reported(f.value, f.source) for f in facts if f.measure is Measure.NOT_DONE),
     )
     inputs = tuple(dict.fromkeys(References.name(m) for m in group.members))
     return Case(group.key, findings, group.subject, group.specimen, inputs)

@@ -14,7 +14,13 @@ from typing import Any, Final
 from adapter.errors import BadInput, UnreadableValue
 from adapter.fhir.validation import Entry
 from adapter.fhir.values import Measure, read_ihc, read_ish, read_reported_status, read_subclass
-from adapter.interpretation.model import IhcScore, IhcValue, ResultStatus, Source
+from adapter.interpretation.model import (
+    IhcScore,
+    IhcValue,
+    ResultStatus,
+    Source,
+    ValuesNotAccounted,
+)
 from adapter.mappings import Mappings
 
 IGNORED_STATUSES: Final = frozenset({"entered-in-error", "cancelled", "registered"})
@@ -24,9 +30,16 @@ RESULT_STATUSES: Final = {
     "amended": ResultStatus.AMENDED,
     "corrected": ResultStatus.AMENDED,
 }
-RESULT_ROLES: Final = frozenset(
-    {"ihc-score", "ish-result", "ish-ratio", "ish-her2-average", "ish-cep17-average", "ish-panel"}
-)
+# The test each result role reports, as the conclusion names a test not done (contract 1.2).
+NOT_DONE_TESTS: Final = {
+    "ihc-score": "IHC",
+    "ish-result": "ISH",
+    "ish-panel": "ISH",
+    "ish-ratio": "ISH HER2/CEP17 ratio",
+    "ish-her2-average": "ISH average HER2 signals per cell",
+    "ish-cep17-average": "ISH average CEP17 signals per cell",
+}
+RESULT_ROLES: Final = frozenset(NOT_DONE_TESTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,25 +155,25 @@ def _read(
     facts: list[Fact] = []
     warnings: list[str] = []
 
-    def read(holder: dict[str, Any], path: str, role: str | None) -> None:
+    def read(holder: dict[str, Any], path: str, role: str) -> Fact | None:
+        """The fact of one holder; None only for a reported status not understood."""
         if role == "ihc-score":
             ihc = read_ihc(holder, path, mappings)
-            if ihc is not None:
-                facts.append(Fact(Measure.IHC, ihc, source, False, path, entry))
-        elif role == "reported-status":
-            if not _has_value(holder):  # nothing reported
-                return
-            status = read_reported_status(holder, mappings)
+            value = ihc if ihc is not None else NOT_DONE_TESTS[role]
+            return Fact(Measure.IHC if ihc else Measure.NOT_DONE, value, source, False, path, entry)
+        if role == "reported-status":
+            status = read_reported_status(holder, mappings) if _has_value(holder) else None
             if status is None:
-                warnings.append(
-                    f"{reference}: {path}: reported HER2 status not understood; skipped"
-                )
-            else:
-                facts.append(Fact(Measure.STATUS, status, source, False, path, entry))
-        elif role is not None:
-            found = read_ish(holder, path, role, mappings)
-            if found is not None:
-                facts.append(Fact(found[0], found[1], source, recount, path, entry))
+                if _has_value(holder):
+                    warnings.append(
+                        f"{reference}: {path}: reported HER2 status not understood; skipped"
+                    )
+                return None
+            return Fact(Measure.STATUS, status, source, False, path, entry)
+        found = read_ish(holder, path, role, mappings)
+        if found is None:
+            return Fact(Measure.NOT_DONE, NOT_DONE_TESTS[role], source, recount, path, entry)
+        return Fact(found[0], found[1], source, recount, path, entry)
 
     role = role_of(resource, mappings, "Observation")
     components = [
@@ -172,13 +185,23 @@ def _read(
     # results is their container (a 74885-5 panel, a ratio Observation holding the averages:
     # contract 1.2); any other HER2 result without a value is refused by the value reader.
     holds = any(r for _, _, r in roles) or bool(resource.get("hasMember"))
-    if not (holds and not _has_value(resource) and "dataAbsentReason" not in resource):
-        read(resource, "Observation", role)
-    for path, component, component_role in roles:
-        if component_role is not None:
-            read(component, path, component_role)
-        elif role == "ihc-score":
-            _apply_subclass(facts, component, path, mappings)
+    holders = [(path, c, r) for path, c, r in roles if r is not None]
+    if role is not None and not (
+        holds and not _has_value(resource) and "dataAbsentReason" not in resource
+    ):
+        holders.insert(0, ("Observation", resource, role))
+    for path, holder, holder_role in holders:
+        fact = read(holder, path, holder_role)
+        if fact is not None:
+            facts.append(fact)
+        elif holder_role in RESULT_ROLES:
+            # Every IHC/ISH holder gives a value, "not done" or an error: anything else would
+            # decide the case without a result it was sent (issue 18). Never a report.
+            raise ValuesNotAccounted(f"{reference}: {path}: a {holder_role} gave no value")
+    if role == "ihc-score":
+        for path, component, component_role in roles:
+            if component_role is None:
+                _apply_subclass(facts, component, path, mappings)
     return tuple(facts), tuple(warnings)
 
 

@@ -30,11 +30,21 @@ def _entries(message: JsonDict) -> list[Any]:
 
 
 def references_to_fetch(message: JsonDict) -> list[str]:
-    """`Type/id` of each entry that names a resource without holding it; [] for full messages."""
+    """`Type/id` of each entry that names a resource without holding it; [] for full messages.
+
+    Only a message that holds no result of its own names results to fetch (a notification's
+    SubscriptionStatus aside): in a Bundle that carries resources, an entry without one is not
+    a reference but bad input (contract 5), which the reader refuses naming the entry.
+    """
     if message.get("resourceType") != "Bundle":
         return []
+    entries = _entries(message)
+    if any(
+        isinstance(e, dict) and not _is_notification_entry(e) and "resource" in e for e in entries
+    ):
+        return []
     found = []
-    for entry in _entries(message):
+    for entry in entries:
         if not isinstance(entry, dict) or "resource" in entry:
             continue
         request = entry.get("request")
@@ -45,6 +55,12 @@ def references_to_fetch(message: JsonDict) -> list[str]:
                 found.append(f"{match.group(1)}/{match.group(2)}")
                 break
     return found
+
+
+def _is_notification_entry(entry: JsonDict) -> bool:
+    resource = entry.get("resource")
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    return isinstance(kind, str) and kind in NOTIFICATION_TYPES
 
 
 def as_readable_message(message: JsonDict, fetched: Mapping[str, JsonDict]) -> JsonDict:

@@ -40,6 +40,7 @@ class Measure(enum.Enum):
     HER2 = "her2_per_cell"
     CEP17 = "cep17_per_cell"
     STATUS = "reported_status"
+    NOT_DONE = "not_done"  # a test reported as not done: listed, absent for the decision
 
 
 NUMBER_MEASURE: Final = {

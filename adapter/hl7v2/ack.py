@@ -89,8 +89,17 @@ def resend_later() -> AckOutcome:
 
 
 def sender_not_allowed() -> AckOutcome:
-    """AR 200: MSH-4.1 is not in MLLP_ALLOWED_SENDERS."""
+    """AR 200: MSH-4.1 is not an allowed sending facility."""
     return AckOutcome(AckCode.REJECT, "sending facility not allowed", UNSUPPORTED_MESSAGE_TYPE)
+
+
+def sender_not_certified() -> AckOutcome:
+    """AR 200: MSH-4.1 is allowed, but not over the client certificate of this connection."""
+    return AckOutcome(
+        AckCode.REJECT,
+        "sending facility not allowed with this client certificate",
+        UNSUPPORTED_MESSAGE_TYPE,
+    )
 
 
 def build_ack(

@@ -10,11 +10,19 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from adapter.hl7v2.errors import UNSUPPORTED_MESSAGE_TYPE, V2BadMessage, V2Location
-from adapter.hl7v2.parse import ParsedMessage
+from adapter.hl7v2.errors import (
+    SEGMENT_SEQUENCE_ERROR,
+    UNSUPPORTED_MESSAGE_TYPE,
+    V2BadMessage,
+    V2Location,
+)
+from adapter.hl7v2.parse import ParsedMessage, decode_message, split_messages
 
 PROCESSING_IDS: Final = frozenset({"P", "T", "D"})
+# An MSH is a few hundred bytes; this much of a message is enough to know who sent it.
+MSH_READ_LIMIT: Final = 4096
 _VERSION: Final = re.compile(r"^2\.(?P<minor>\d)(?:\.\d+)*$")
+_LINES: Final = re.compile(rb"[\r\n]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,21 @@ def read_header(parsed: ParsedMessage) -> MessageHeader:
         facility=parsed.value(msh, 4) or parsed.value(msh, 3),
         timestamp=parsed.value(msh, 7),
     )
+
+
+def read_msh_only(data: bytes) -> MessageHeader:
+    """The MSH facts of a message read from its first segment alone, within its first
+    `MSH_READ_LIMIT` bytes: who sent it, before anything else of the message is parsed.
+
+    The MSH is decoded by its MSH-18, as the full read decodes it. Raises `V2BadMessage` as the
+    full read does: text before the MSH or an unreadable MSH (100), an MSH-18 the adapter does
+    not know (200).
+    """
+    head = data[:MSH_READ_LIMIT]
+    raws = next(filter(None, map(split_messages, _LINES.split(head))), [])
+    if not raws:
+        raise V2BadMessage("no MSH segment: not an HL7 v2 message", code=SEGMENT_SEQUENCE_ERROR)
+    return read_header(decode_message(raws[0]))
 
 
 def check_accepted(parsed: ParsedMessage) -> None:

@@ -21,11 +21,13 @@ from adapter.interpretation.model import (
     Her2Findings,
     Interpretation,
     NextStep,
+    Reported,
     RuleApplied,
     SiteGroup,
     Status,
     T,
     TumourSite,
+    ValuesNotAccounted,
 )
 from adapter.interpretation.reading import Reading, Readings, read_case
 from adapter.interpretation.selection import select
@@ -59,6 +61,12 @@ BOUND_RULE: Final = RuleApplied(
     "choice.bound-not-decisive",
     "a bounded number leaves a threshold open: the case is decided with a value on each side",
     src.BOUNDS,
+)
+INCONSISTENT_RULE: Final = RuleApplied(
+    "ish.values-inconsistent",
+    "the reported ratio differs from HER2 average / CEP17 average of the same count by more "
+    "than rounding (0.1 or 5 %): the reported ratio and the quotient are decided as tied values",
+    src.INCONSISTENT_RATIO,
 )
 DISAGREE_RULE: Final = RuleApplied(
     "choice.disagree", "the choices give different statuses: status pending", src.PRECEDENCE
@@ -98,6 +106,7 @@ def interpret(findings: Her2Findings) -> Interpretation:
     reported = select(findings.reported_status)
     if any(c.value.value != status.value for c in reported.candidates):
         flags.add(Flag.REPORTED_STATUS_DIFFERS)
+    _check_accounted(findings, (*readings.listed, *findings.reported_status))
 
     trace = [SITE_RULES[site.group], *([SITE_ASSUMED_RULE] if site.assumed else [])]
     trace += _case_rules(flags)
@@ -128,6 +137,14 @@ def interpret(findings: Her2Findings) -> Interpretation:
         sources=tuple(dict.fromkeys(readings.sources)),
         readings=_unique(r.text for r, _ in decided),
     )
+
+
+def _check_accounted(findings: Her2Findings, listed: tuple[Reported[object], ...]) -> None:
+    """Every value the case was sent is listed in its conclusion, or nothing is reported."""
+    shown = {id(r) for r in listed}
+    missing = [r.source.reference for r in findings.reports() if id(r) not in shown]
+    if missing:
+        raise ValuesNotAccounted(f"values of {', '.join(missing)} are not listed")
 
 
 def _decide(reading: Reading, site: SiteGroup) -> Decision:
@@ -163,6 +180,8 @@ def _flags(
         flags.add(Flag.BOUND_NOT_DECISIVE)
     if readings.conflicting:
         flags.add(Flag.CONFLICTING_RESULTS)
+    if readings.inconsistent:
+        flags.add(Flag.ISH_VALUES_INCONSISTENT)
     return flags
 
 
@@ -172,6 +191,8 @@ def _case_rules(flags: set[Flag]) -> list[RuleApplied]:
         rules.append(FAILED_RULE)
     if Flag.RATIO_COMPUTED in flags:
         rules.append(COMPUTED_RULE)
+    if Flag.ISH_VALUES_INCONSISTENT in flags:
+        rules.append(INCONSISTENT_RULE)
     if Flag.CONFLICTING_RESULTS in flags:
         rules.append(CONFLICT_RULE)
     if Flag.BOUND_NOT_DECISIVE in flags:

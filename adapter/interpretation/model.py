@@ -13,12 +13,21 @@ happens in the core, not in the translation.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 # --- facts ---------------------------------------------------------------------------------
+
+
+class ValuesNotAccounted(Exception):
+    """A HER2 value that was read is neither decided with nor listed: a bug, never a report.
+
+    Every IHC or ISH input either contributes its value to its case (listed in the results
+    used, its source in the report) or its message is refused naming it (issue 18); the
+    translation and the core check their counts and raise this where they differ.
+    """
 
 
 class ResultStatus(enum.IntEnum):
@@ -51,13 +60,14 @@ class FailedTest(enum.Enum):
 FAILED = FailedTest.FAILED
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Reported(Generic[T]):
+class Reported(Generic[T_co]):
     """One value of one measure, as one input reported it."""
 
-    value: T
+    value: T_co
     source: Source
 
 
@@ -155,6 +165,22 @@ class Her2Findings:
     first_count: IshCount = field(default_factory=IshCount)
     recount: IshCount = field(default_factory=IshCount)  # method.text "recount" / "blinded"
     reported_status: tuple[Reported[ReportedStatus], ...] = ()
+    # Tests reported as not done (dataAbsentReason not-performed ...): absent for the decision
+    # (contract 1.2) but listed with the results, so every input the case was sent shows.
+    not_done: tuple[Reported[str], ...] = ()  # value: the test, e.g. "IHC", "ISH ratio"
+
+    def reports(self) -> tuple[Reported[object], ...]:
+        """Every value of every measure, whatever its field: what the conclusion must list.
+
+        Walks the fields generically, so a measure added later is counted even where the
+        code that lists the values forgets it (`interpret` then refuses to report)."""
+        found: list[Reported[object]] = []
+        for holder in (self, self.first_count, self.recount):
+            for item in fields(holder):
+                value = getattr(holder, item.name)
+                if isinstance(value, tuple):
+                    found.extend(v for v in value if isinstance(v, Reported))
+        return tuple(found)
 
     def has_result(self) -> bool:
         """True when the case holds an IHC or ISH value (failed ones included)."""
@@ -211,6 +237,7 @@ class Flag(enum.Enum):
     IHC_SCORE_NOT_REPORTED = "ihc-score-not-reported"
     BOUND_NOT_DECISIVE = "bound-not-decisive"
     CONFLICTING_RESULTS = "conflicting-results"
+    ISH_VALUES_INCONSISTENT = "ish-values-inconsistent"
     FAILED_TEST = "failed-test"
     NO_ISH_GROUP = "no-ish-group"
     ISH_IHC_DISCORDANT = "ish-ihc-discordant"

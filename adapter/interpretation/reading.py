@@ -7,7 +7,7 @@ once per reading, and `interpret.py` combines the outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -29,7 +29,7 @@ from adapter.interpretation.model import (
     SiteGroup,
     T,
 )
-from adapter.interpretation.selection import Selection, select
+from adapter.interpretation.selection import Selection, select, select_ihc
 
 RATIO_THRESHOLDS: Final = (RATIO_CUT,)
 # The average meets 4.0 and 6.0 in breast (Figures 2, 3); elsewhere only 6.0 matters
@@ -82,7 +82,9 @@ class Readings:
     conflicting: bool = False  # tied values that differ (contract 1.3)
     ratio_open: bool = False  # a reported ratio bound leaves 2.0 open (contract 1.2)
     average_open: bool = False  # an average bound (or a ratio computed from one) is open
+    inconsistent: bool = False  # the reported ratio contradicts its own averages (1.2)
     facts: tuple[str, ...] = field(default=())
+    listed: tuple[Reported[object], ...] = ()  # every value the facts show, for the account
     sources: tuple[str, ...] = field(default=())
 
 
@@ -98,15 +100,15 @@ def ihc_text(value: IhcValue) -> str:
 def read_case(findings: Her2Findings) -> Readings:
     """Every reading of a case, with what made it several."""
     site = findings.site.group
-    ihc = select(findings.ihc)
+    ihc = select_ihc(findings.ihc)
     first_count, recount = findings.first_count, findings.recount
     if first_count.is_empty():  # only marked counts: the earliest mark-free one is missing
         first_count, recount = recount, IshCount()
-    first, first_state = _count_options(first_count, site)
+    first, first_state = _count_options(first_count, site, first=True)
     second: list[CountOption | None] = [None]
     second_state = None
     if not recount.is_empty():
-        options, second_state = _count_options(recount, site)
+        options, second_state = _count_options(recount, site, first=False)
         second = list(options)
     choices = []
     for ihc_option, first_option, recount_option in product(_options(ihc), first, second):
@@ -123,17 +125,26 @@ def read_case(findings: Her2Findings) -> Readings:
             )
         )
     states = [s for s in (first_state, second_state) if s is not None]
-    facts = _facts("IHC score", ihc, _ihc_fact) + first_state.facts
+    facts = _facts("IHC score", findings.ihc, ihc, _ihc_fact) + first_state.facts
     if second_state is not None:
         facts += tuple(f"recount: {fact}" for fact in second_state.facts)
+    facts += tuple(f"{n.value}: not performed [{n.source.reference}]" for n in findings.not_done)
+    listed = (*findings.ihc, *_count_reports(first_count), *_count_reports(recount))
     return Readings(
         choices=tuple(choices),
         conflicting=ihc.conflicting or any(s.conflicting for s in states),
         ratio_open=any(s.ratio_open for s in states),
         average_open=any(s.average_open for s in states),
+        inconsistent=first_state.inconsistent,
         facts=facts,
+        listed=(*listed, *findings.not_done),
         sources=_sources(ihc) + tuple(src for s in states for src in s.sources),
     )
+
+
+def _count_reports(count: IshCount) -> tuple[Reported[object], ...]:
+    """The values of one count in the order `_count_options` lists them."""
+    return (*count.ratio, *count.her2_per_cell, *count.cep17_per_cell, *count.call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +152,14 @@ class _CountState:
     conflicting: bool
     ratio_open: bool
     average_open: bool
+    inconsistent: bool
     facts: tuple[str, ...]
     sources: tuple[str, ...]
 
 
-def _count_options(count: IshCount, site: SiteGroup) -> tuple[list[CountOption], _CountState]:
+def _count_options(
+    count: IshCount, site: SiteGroup, *, first: bool
+) -> tuple[list[CountOption], _CountState]:
     ratio, her2, cep17, call = (
         select(count.ratio),
         select(count.her2_per_cell),
@@ -153,27 +167,57 @@ def _count_options(count: IshCount, site: SiteGroup) -> tuple[list[CountOption],
         select(count.call),
     )
     options: list[CountOption] = []
-    ratio_open = average_open = False
+    ratio_open = average_open = inconsistent = False
     for r, h, c, q in product(_options(ratio), _options(her2), _options(cep17), _options(call)):
-        option_ratio_open, option_average_open, expanded = _expand(r, h, c, q, site)
-        ratio_open |= option_ratio_open
-        average_open |= option_average_open
-        options.extend(expanded)
+        # A ratio that contradicts the averages of its own count: the reported ratio and the
+        # quotient are two values of the ratio, tied (contract 1.2). A recount's numbers are
+        # used as reported.
+        contradicted = first and _contradicts(r, h, c)
+        for quotient in (False, True) if contradicted else (False,):
+            option_ratio_open, option_average_open, expanded = _expand(
+                r, h, c, q, site, quotient=quotient
+            )
+            ratio_open |= option_ratio_open
+            average_open |= option_average_open
+            options.extend(expanded)
+        inconsistent |= contradicted
     computed = dict.fromkeys(o.computed_ratio for o in options if o.computed_ratio)
     facts = (
-        _facts("HER2/CEP17 ratio", ratio, _number_fact)
-        + _facts("average HER2 signals per cell", her2, _number_fact)
-        + _facts("average CEP17 signals per cell", cep17, _number_fact)
-        + _facts("ISH result", call, _call_fact)
+        _facts("HER2/CEP17 ratio", count.ratio, ratio, _number_fact)
+        + _facts("average HER2 signals per cell", count.her2_per_cell, her2, _number_fact)
+        + _facts("average CEP17 signals per cell", count.cep17_per_cell, cep17, _number_fact)
+        + _facts("ISH result", count.call, call, _call_fact)
         + tuple(f"HER2/CEP17 ratio: {text}" for text in computed)
     )
     return options, _CountState(
-        conflicting=any(s.conflicting for s in (ratio, her2, cep17, call)),
+        conflicting=inconsistent or any(s.conflicting for s in (ratio, her2, cep17, call)),
         ratio_open=ratio_open,
         average_open=average_open,
+        inconsistent=inconsistent,
         facts=facts,
         sources=_sources(ratio) + _sources(her2) + _sources(cep17) + _sources(call),
     )
+
+
+# Rounding a laboratory's ratio may do (contract 1.2): 0.1, or 5 % of the quotient if larger.
+RATIO_TOLERANCE: Final = Fraction(1, 10)
+RATIO_TOLERANCE_SHARE: Final = Fraction(5, 100)
+
+
+def _contradicts(
+    ratio: Reported[Number | FailedTest] | None,
+    her2: Reported[Number | FailedTest] | None,
+    cep17: Reported[Number | FailedTest] | None,
+) -> bool:
+    """True where a count reports the ratio and both averages as exact numbers and the ratio
+    differs from HER2 average / CEP17 average beyond rounding (contract 1.2)."""
+    values = [x.value if x is not None else None for x in (ratio, her2, cep17)]
+    numbers = [v.value for v in values if isinstance(v, Number) and v.comparator is None]
+    if len(numbers) != 3 or numbers[2] == 0:
+        return False
+    r, h, c = (Fraction(n) for n in numbers)
+    quotient = h / c
+    return abs(r - quotient) > max(RATIO_TOLERANCE, RATIO_TOLERANCE_SHARE * quotient)
 
 
 def _expand(
@@ -182,8 +226,13 @@ def _expand(
     cep17: Reported[Number | FailedTest] | None,
     call: Reported[IshCall | FailedTest] | None,
     site: SiteGroup,
+    *,
+    quotient: bool = False,
 ) -> tuple[bool, bool, list[CountOption]]:
-    """The readings of one combination of count values, one per open side of each bound."""
+    """The readings of one combination of count values, one per open side of each bound.
+
+    `quotient`: decide with HER2 / CEP17 instead of the reported ratio, which contradicts it
+    (contract 1.2); the ratio is then not "computed" in the flag's sense (one was reported)."""
     values = [x.value if x is not None else None for x in (ratio, her2, cep17, call)]
     failed = any(isinstance(v, FailedTest) for v in values)
     preliminary = any(_preliminary(x) for x in (ratio, her2, cep17, call))
@@ -194,7 +243,7 @@ def _expand(
 
     computed = ratio_n is None and her2_n is not None and cep17_n is not None
     ratio_interval: Interval | None = None
-    if ratio_n is not None:
+    if ratio_n is not None and not quotient:
         ratio_interval = Interval.of(ratio_n)
     elif her2_n is not None and cep17_n is not None:
         ratio_interval = Interval.of(her2_n).divided_by(Interval.of(cep17_n))
@@ -210,7 +259,7 @@ def _expand(
     cep17_point = Fraction(cep17_n.value) if cep17_n is not None else None
     options = []
     for r, h in product(ratio_points, her2_points):
-        shown_ratio = _ratio_shown(ratio_n, her2_n, cep17_n, r) if r is not None else None
+        shown_ratio = _ratio_shown(ratio_n, her2_n, cep17_n, r, quotient) if r is not None else None
         options.append(
             CountOption(
                 ish=IshReading(ratio=r, her2=h, cep17=cep17_point, call=usable_call),
@@ -219,7 +268,7 @@ def _expand(
                 equivocal=equivocal,
                 ratio_computed=computed,
                 preliminary=preliminary,
-                computed_ratio=shown_ratio if computed else None,
+                computed_ratio=shown_ratio if computed or quotient else None,
             )
         )
     # A ratio left open only because it was computed from a bounded average is an open average.
@@ -227,9 +276,15 @@ def _expand(
 
 
 def _ratio_shown(
-    ratio: Number | None, her2: Number | None, cep17: Number | None, point: Fraction
+    ratio: Number | None,
+    her2: Number | None,
+    cep17: Number | None,
+    point: Fraction,
+    quotient: bool = False,
 ) -> str:
     """The ratio as the report shows it: as reported, the side of a bound, or computed."""
+    if quotient:
+        return f"{decimal_text(point)} (HER2 / CEP17 = {her2} / {cep17}; reported {ratio})"
     if ratio is not None:
         if ratio.comparator is None:
             return str(ratio)
@@ -310,13 +365,23 @@ def _call_fact(value: IshCall | FailedTest) -> str:
     return "test failed" if isinstance(value, FailedTest) else value.value
 
 
-def _facts(label: str, selection: Selection[T], render: Callable[[T], str]) -> tuple[str, ...]:
-    if not selection.candidates:
+def _facts(
+    label: str,
+    reported: Sequence[Reported[T]],
+    selection: Selection[T],
+    render: Callable[[T], str],
+) -> tuple[str, ...]:
+    """Every value reported for one measure, in input order, each with its source; a value set
+    aside by precedence (contract 1.3) is listed too, marked, so the report shows every input
+    the case was sent."""
+    if not reported:
         return ()
+    used = {id(r) for r in selection.used or selection.candidates}
     shown = "; ".join(
-        f"{render(c.value)} [{c.source.reference}"
-        + (", preliminary]" if c.source.status is ResultStatus.PRELIMINARY else "]")
-        for c in selection.candidates
+        f"{render(r.value)} [{r.source.reference}"
+        + (", preliminary" if r.source.status is ResultStatus.PRELIMINARY else "")
+        + ("]" if id(r) in used else ", superseded]")
+        for r in reported
     )
     tied = " (tied reports that differ)" if selection.conflicting else ""
     return (f"{label}: {shown}{tied}",)

@@ -31,6 +31,9 @@ SITE_RULES: Final = Citation(Guideline.CONTRACT, "1.4 (tumour site)")
 NOTHING_USABLE: Final = Citation(Guideline.CONTRACT, "1.2 (equivocal ISH counts as not given)")
 REPORTED_STATUS: Final = Citation(Guideline.CONTRACT, "2.6 (a status reported earlier)")
 COMPUTED_RATIO: Final = Citation(Guideline.CONTRACT, "1.2 (computed ratio)")
+INCONSISTENT_RATIO: Final = Citation(
+    Guideline.CONTRACT, "1.2 (a ratio that contradicts its own averages)"
+)
 
 GROUP_COMMENTS: Final = {
     2: Comment(

@@ -1,9 +1,12 @@
 """What the MLLP listener admits: the v2 twin of `adapter/api/admission.py` and the 202 path.
 
-One frame -> one ACK (hl7v2-contract.md 4). The message is read exactly as the worker will read
-it (`read_v2_message`, the dry run), then:
+One frame -> one ACK (hl7v2-contract.md 4). With an allow-list, the sender is judged first,
+on the MSH segment alone (`read_msh_only`) and the connection's client certificate
+(`adapter/mllp/senders.py`): a sending facility (MSH-4.1) not allowed, or allowed but bound to
+another certificate, gets AR 200 and nothing else of its message is parsed, so a stranger costs
+the listener a few hundred bytes, never a parse of its OBX. Then the message is read exactly
+as the worker will read it (`read_v2_message`, the dry run):
 
-- a sender outside `MLLP_ALLOWED_SENDERS` (MSH-4.1): AR 200, nothing read further;
 - not a v2 ORU^R01 we take: AR 200 / 100; a HER2 value that cannot be read: AE 102 / 103;
 - no HER2 result at all (and no withdrawal of one): AA saying nothing was interpreted, nothing
   queued, counted;
@@ -19,12 +22,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
 import celery
 import redis
+from cryptography import x509
 
 from adapter.errors import BadInput, QueueUnavailable
 from adapter.fhir.observations import is_her2_withdrawal
@@ -36,6 +40,7 @@ from adapter.hl7v2.ack import (
     rejected,
     resend_later,
     sender_not_allowed,
+    sender_not_certified,
 )
 from adapter.hl7v2.errors import (
     APPLICATION_INTERNAL_ERROR,
@@ -43,12 +48,12 @@ from adapter.hl7v2.errors import (
     V2BadMessage,
     V2BadValue,
 )
-from adapter.hl7v2.header import MessageHeader, read_header
-from adapter.hl7v2.parse import decode_message, split_messages
+from adapter.hl7v2.header import MessageHeader, read_msh_only
 from adapter.hl7v2.reading import V2Reading, read_v2_message
 from adapter.jobs import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
+from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
 from adapter.redis_client import redis_client
 from adapter.settings import Settings
@@ -69,18 +74,18 @@ class ListenerServices:
     celery: celery.Celery
     jobs: JobStore
     metrics: Metrics
-    allowed_senders: frozenset[str] | None = None  # None: every sender
+    senders: SenderPolicy = field(default_factory=SenderPolicy)  # default: every sender
     client: redis.Redis | None = None  # closed by close() when these services own it
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ListenerServices:
+    def from_settings(cls, settings: Settings, senders: SenderPolicy) -> ListenerServices:
         client = redis_client(settings)
         return cls(
             mappings=default_mappings(),
             celery=make_celery(settings),
             jobs=JobStore(client, settings.job_retention_seconds),
             metrics=Metrics(client),
-            allowed_senders=settings.allowed_senders,
+            senders=senders,
             client=client,
         )
 
@@ -99,19 +104,24 @@ class Answer:
     charset: str = "utf-8"  # the message's character set (MSH-18), for the ACK's bytes
 
 
-def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
-    """Read, decide, queue (or not) and acknowledge one MLLP frame's message."""
+def admit_frame(frame: bytes, certificate: x509.Name | None, svc: ListenerServices) -> Answer:
+    """Read, decide, queue (or not) and acknowledge one MLLP frame's message; `certificate` is
+    the subject of the connection's client certificate (None without one)."""
     started = time.perf_counter()
     header: MessageHeader | None = None
     reading: V2Reading | None = None
     reason = "queued"
+    if svc.senders.restricted:
+        refusal = _screen_sender(frame, certificate, svc, started)
+        if refusal is not None:
+            return refusal
     if separators(frame) > MAX_SEPARATORS:
         outcome = AckOutcome(
             AckCode.REJECT,
             f"not accepted: over {MAX_SEPARATORS} separators in one message",
             UNSUPPORTED_MESSAGE_TYPE,
         )
-        return _answer(svc, _header_of(frame[:4096]), outcome, "too-complex", None, None, started)
+        return _answer(svc, _header_of(frame), outcome, "too-complex", None, None, started)
     try:
         reading = read_v2_message(frame, svc.mappings)
         header = reading.header
@@ -132,12 +142,25 @@ def admit_frame(frame: bytes, svc: ListenerServices) -> Answer:
             APPLICATION_INTERNAL_ERROR,
         )
         reason = "internal-error"
-    if header is not None and not _allowed(header, svc.allowed_senders):
-        reading, outcome, reason = None, sender_not_allowed(), "sender-not-allowed"
     job_id = None
     if reading is not None:
         outcome, job_id, reason = _queue(frame, reading, svc)
     return _answer(svc, header, outcome, reason, job_id, reading, started)
+
+
+def _screen_sender(
+    frame: bytes, certificate: x509.Name | None, svc: ListenerServices, started: float
+) -> Answer | None:
+    """AR for a sender the policy refuses, judged on the MSH alone; None: read on."""
+    try:
+        header = read_msh_only(frame)
+    except V2BadMessage as error:  # no sender to judge: refused as the full read would
+        return _answer(svc, error.header, rejected(error), "bad-message", None, None, started)
+    reason = svc.senders.refusal(header, certificate)
+    if reason is None:
+        return None
+    outcome = sender_not_certified() if reason == WRONG_CERTIFICATE else sender_not_allowed()
+    return _answer(svc, header, outcome, reason, None, None, started)
 
 
 def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
@@ -214,13 +237,6 @@ def _answer(
     return Answer(ack, code, job_id, reading.charset if reading is not None else "utf-8")
 
 
-def _allowed(header: MessageHeader, allowed: frozenset[str] | None) -> bool:
-    if allowed is None:
-        return True
-    sender = header.facility if header.sending_facility else ""  # MSH-4.1, never MSH-3
-    return sender in allowed
-
-
 def _withdraws(reading: V2Reading, mappings: Mappings) -> bool:
     """The message withdraws (X / D / W) an earlier HER2 result: the worker re-issues its case."""
     return any(is_her2_withdrawal(entry["resource"], mappings) for entry in reading.bundle["entry"])
@@ -237,9 +253,6 @@ def separators(frame: bytes) -> int:
 def _header_of(head: bytes) -> MessageHeader | None:
     """The MSH facts of a message's first bytes, or None where they cannot be read."""
     try:
-        raws = split_messages(head.split(b"\r", 1)[0].split(b"\n", 1)[0])
-        if not raws or raws[0].before_first_msh:
-            return None
-        return read_header(decode_message(raws[0], charset="latin-1"))
+        return read_msh_only(head)
     except Exception:  # an unreadable head: the ACK goes without its MSH facts
         return None

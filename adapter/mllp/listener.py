@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from cryptography import x509
+
 from adapter.hl7v2.ack import AckCode, AckOutcome, build_ack
 from adapter.hl7v2.errors import APPLICATION_INTERNAL_ERROR
 from adapter.mllp.admission import Answer, ListenerServices, admit_frame, too_large
@@ -36,6 +38,7 @@ from adapter.mllp.framing import (
     FrameDecoder,
     FrameTooLarge,
 )
+from adapter.mllp.senders import certificate_subject
 
 log = logging.getLogger("her2.mllp")
 READ_CHUNK: Final = 64 * 1024
@@ -112,7 +115,9 @@ class MllpListener:
         )
         frames_done, reason = 0, "closed by the sender"
         try:
-            frames_done, reason = await self._frames(reader, writer, task, number)
+            tls = writer.get_extra_info("ssl_object")
+            certificate = certificate_subject(tls.getpeercert(binary_form=True) if tls else None)
+            frames_done, reason = await self._frames(reader, writer, task, number, certificate)
         except asyncio.CancelledError:
             reason = "closed by the listener stopping"
         except (ConnectionError, ssl.SSLError, OSError) as error:
@@ -133,6 +138,7 @@ class MllpListener:
         writer: asyncio.StreamWriter,
         task: asyncio.Task[None],
         number: int,
+        certificate: x509.Name | None,
     ) -> tuple[int, str]:
         decoder = FrameDecoder(self.max_frame_bytes)
         done = 0
@@ -161,7 +167,7 @@ class MllpListener:
                 if self._stopping.is_set():  # not admitted, not acknowledged: sent again later
                     break
                 self._connections[task] = True
-                answer = await self._run(admit_frame, frame)
+                answer = await self._run(admit_frame, frame, certificate)
                 await _send(writer, answer)
                 self._connections[task] = False
                 done += 1

@@ -4,6 +4,7 @@ the one table; a good message is 202 with Content-Location only after Redis hold
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import redis
 
 from adapter.api.admission import MAX_DEPTH, MAX_ENTRIES
+from adapter.api.app import create_app
 from adapter.jobs import JobStore
 from adapter.queue import queue_depth
 from tests.api.conftest import (
@@ -98,16 +100,72 @@ def test_an_entered_in_error_observation_of_another_kind_is_still_no_her2_data(
     assert outcome_issue(response)["code"] == "not-found"
 
 
-def test_references_only_bundle_is_checked_for_structure_and_accepted(client: TestClient) -> None:
+@pytest.fixture
+def fetching_client(tmp_path: Path) -> Iterator[TestClient]:
+    """An API whose worker reads named results from a FHIR server (none runs: admission only
+    checks the message; the worker's fetch is tested with a real server elsewhere)."""
+    settings = make_settings(tmp_path, fhir_server_url="http://127.0.0.1:9/fhir")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_references_only_bundle_is_checked_for_structure_and_accepted(
+    fetching_client: TestClient,
+) -> None:
     message = {
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [{"request": {"method": "GET", "url": "Observation/ihc-17"}}],
     }
-    assert post(client, "/fhir", message).status_code == 202
+    assert post(fetching_client, "/fhir", message).status_code == 202
 
 
-def test_subscription_notification_naming_results_is_accepted(client: TestClient) -> None:
+def test_references_only_without_a_fhir_server_to_read_them_is_refused(
+    client: TestClient,
+) -> None:
+    message = {"resourceType": "Bundle", "type": "batch", "entry": [{"fullUrl": "Observation/o1"}]}
+    response = post(client, "/fhir", message)
+    assert response.status_code == 400
+    assert outcome_issue(response)["expression"] == ["Bundle.entry"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expression"),
+    [
+        ({}, "Bundle.entry[1].resource"),
+        ({"fullUrl": "urn:uuid:6d0c1f6e-5d2b-4c5a-9b1e-0f1a2b3c4d5e"}, "Bundle.entry[1].resource"),
+        ({"fullUrl": "Observation/elsewhere"}, "Bundle.entry[1].resource"),
+        ({"resource": None}, "Bundle.entry[1].resource"),
+    ],
+)
+def test_an_entry_without_a_resource_beside_full_resources_is_bad_input(
+    fetching_client: TestClient, entry: dict[str, Any], expression: str
+) -> None:
+    # issue 18, class 7: such a Bundle was taken for references-only and its held results
+    # written back without the entry, which names nothing the adapter could read.
+    message = bundle(ihc_observation("3+"))
+    message["entry"].append(entry)
+    response = post(fetching_client, "/fhir", message)
+    assert response.status_code == 400, response.text
+    assert expression in outcome_issue(response)["expression"]
+
+
+def test_a_references_only_entry_naming_nothing_to_fetch_is_bad_input(
+    fetching_client: TestClient,
+) -> None:
+    message = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"fullUrl": "Observation/o1"}, {"fullUrl": "urn:uuid:x"}],
+    }
+    response = post(fetching_client, "/fhir", message)
+    assert response.status_code == 400
+    assert outcome_issue(response)["expression"] == ["Bundle.entry[1]"]
+
+
+def test_subscription_notification_naming_results_is_accepted(
+    fetching_client: TestClient,
+) -> None:
     message = {
         "resourceType": "Bundle",
         "type": "subscription-notification",
@@ -125,7 +183,7 @@ def test_subscription_notification_naming_results_is_accepted(client: TestClient
             {"fullUrl": "https://ehr.example/fhir/Observation/ish-9"},
         ],
     }
-    assert post(client, "/fhir", message).status_code == 202
+    assert post(fetching_client, "/fhir", message).status_code == 202
 
 
 # --- the 4xx table ---------------------------------------------------------------------------

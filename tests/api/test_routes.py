@@ -108,11 +108,10 @@ def test_ready_with_redis_up_reports_every_dependency(client: TestClient) -> Non
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/health+json")
     health = response.json()
-    assert set(health["checks"]) == {
+    assert set(health["checks"]) == {  # HTTP only (MLLP_ENABLED unset): no listener expected
         "redis:responseTime",
         "directory-sink:responseTime",
         "workers:count",
-        "mllp:listeners",
         "queue:depth",
         "dead-letters:count",
     }
@@ -122,9 +121,17 @@ def test_ready_with_redis_up_reports_every_dependency(client: TestClient) -> Non
     assert health["checks"]["queue:depth"][0]["observedValue"] == 0
     # No worker runs in this test: that warns (messages still queue), it does not fail.
     assert health["checks"]["workers:count"][0]["status"] == "warn"
-    # No MLLP listener either: a warning too (the HTTP door still takes messages).
-    assert health["checks"]["mllp:listeners"][0]["status"] == "warn"
     assert health["status"] == "warn"
+
+
+def test_ready_where_the_v2_door_is_deployed_warns_without_a_listener(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, mllp_enabled=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        health = client.get("/health/ready", headers=AUTH).json()
+
+    # the HTTP door still takes messages: a warning, not a failure
+    assert health["checks"]["mllp:listeners"][0]["status"] == "warn"
+    assert health["checks"]["mllp:listeners"][0]["observedValue"] == 0
 
 
 def test_ready_with_redis_down_fails_with_503(tmp_path: Path) -> None:

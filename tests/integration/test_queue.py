@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -76,9 +78,9 @@ def test_a_job_whose_record_expired_is_settled_whole(jobs: JobStore) -> None:
 
 
 def test_dead_letter_leaves_only_after_the_replay_was_queued(
-    app: celery.Celery, redis_db: redis.Redis, jobs: JobStore
+    app: celery.Celery, redis_db: redis.Redis, jobs: JobStore, settings: Settings
 ) -> None:
-    dlq = DeadLetterQueue(redis_db)
+    dlq = DeadLetterQueue(redis_db, settings.dead_letter_retention_seconds)
     job = make_job("{}")
     dlq.add(job, "bad-input", {"resourceType": "OperationOutcome", "issue": []})
     assert dlq.size() == 1
@@ -91,3 +93,37 @@ def test_dead_letter_leaves_only_after_the_replay_was_queued(
     assert dlq.size() == 0
     assert queue_depth(redis_db) == 1
     assert jobs.get(job.job_id).state is JobState.QUEUED  # type: ignore[union-attr]
+
+
+def test_dlq_discard_deletes_one_or_all_and_names_an_unknown_id(
+    redis_db: redis.Redis, settings: Settings, worker_env: dict[str, str]
+) -> None:
+    dlq = DeadLetterQueue(redis_db, settings.dead_letter_retention_seconds)
+    first, second, third = (make_job("{}") for _ in range(3))
+    for job in (first, second, third):
+        dlq.add(job, "bad-input", {"resourceType": "OperationOutcome", "issue": []})
+
+    def dlq_command(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "adapter.cli", "dlq", *args]
+        return subprocess.run(command, env=worker_env, capture_output=True, text=True, timeout=60)
+
+    one = dlq_command("discard", second.job_id)
+    assert (one.returncode, one.stdout) == (0, f"discarded {second.job_id}\n")
+    assert sorted(letter.id for letter in dlq.list()) == sorted([first.job_id, third.job_id])
+    assert not redis_db.exists(f"her2:dead-letter:{second.job_id}")
+
+    unknown = dlq_command("discard", second.job_id)
+    assert (unknown.returncode, unknown.stderr) == (
+        2,
+        f"her2-adapter dlq discard: no dead letter {second.job_id}\n",
+    )
+    assert dlq_command("discard").returncode == 2  # ID or --all: argparse says which
+    assert dlq_command("discard", first.job_id, "--all").returncode == 2
+
+    every = dlq_command("discard", "--all")
+    assert every.returncode == 0
+    assert sorted(every.stdout.split()) == sorted(
+        ["discarded", first.job_id, "discarded", third.job_id]
+    )
+    assert dlq.size() == 0
+    assert not redis_db.exists("her2:dead-letters")

@@ -18,6 +18,7 @@ from adapter.deadletter import DeadLetterQueue
 from adapter.fhir.report import ID_NAMESPACE, REPORT_ID_SYSTEM, resource_id
 from adapter.jobs import JobState
 from adapter.metrics import KEY as METRICS_KEY
+from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
 from tests.integration.conftest import WorkerProcess, wait_for
 from tests.support.fhir_server import FhirTestServer, free_port
@@ -177,6 +178,7 @@ def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
     settled: Callable,
     redis_db: redis.Redis,
     worker_env: dict[str, str],
+    settings: Settings,
 ) -> None:
     client = fhir_server.client()
     bad = ihc_observation(None, id="ihc-9", specimen=SPECIMEN, valueString="4+")
@@ -191,7 +193,8 @@ def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
     assert failed.state is JobState.FAILED
     assert failed.outcome is not None
     assert failed.outcome["issue"][0]["code"] == "value"
-    letters = DeadLetterQueue(redis_db).list()
+    dead_letters = DeadLetterQueue(redis_db, settings.dead_letter_retention_seconds)
+    letters = dead_letters.list()
     assert [(d.id, d.reason) for d in letters] == [(job.job_id, "bad-input")]
     assert reports(fhir_server) == []
 
@@ -208,7 +211,7 @@ def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
     assert f"replayed {job.job_id}" in replay.stdout
     record = settled(job, state=JobState.DONE)
     assert record.outcome is None
-    assert DeadLetterQueue(redis_db).size() == 0
+    assert dead_letters.size() == 0
     assert answer(the_report(fhir_server)) == LA_POSITIVE
 
 

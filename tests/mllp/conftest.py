@@ -12,6 +12,7 @@ from adapter.jobs import JobStore
 from adapter.mappings import Mappings, default_mappings
 from adapter.metrics import Metrics
 from adapter.mllp.admission import ListenerServices
+from adapter.mllp.senders import SenderPolicy
 from adapter.queue import make_celery
 from adapter.settings import Settings
 from tests.integration.conftest import redis_db, redis_url  # noqa: F401 - fixtures
@@ -34,14 +35,14 @@ def services_for(
     client: redis.Redis,
     mappings: Mappings,
     *,
-    allowed_senders: frozenset[str] | None = None,
+    senders: SenderPolicy | None = None,
 ) -> ListenerServices:
     return ListenerServices(
         mappings=mappings,
         celery=make_celery(settings),
         jobs=JobStore(client, settings.job_retention_seconds),
         metrics=Metrics(client),
-        allowed_senders=allowed_senders,
+        senders=senders or SenderPolicy(),
     )
 
 

@@ -16,6 +16,7 @@ import redis
 
 from adapter.jobs import JobStore
 from adapter.mllp.admission import ListenerServices
+from adapter.mllp.senders import SenderPolicy
 from adapter.queue import QUEUE, queue_depth
 from tests.mllp.support import (
     EB,
@@ -233,13 +234,17 @@ def test_row_not_hl7_no_msh_other_type_other_version_are_ar(
 def test_row_sender_not_allowed_is_ar(settings: Any, redis_db: redis.Redis, mappings: Any) -> None:
     from tests.mllp.conftest import services_for
 
-    services = services_for(settings, redis_db, mappings, allowed_senders=frozenset({"OTHER_LAB"}))
+    services = services_for(
+        settings, redis_db, mappings, senders=SenderPolicy(frozenset({"OTHER_LAB"}))
+    )
     with running(services) as listener, Client(listener.port) as client:
         ack = client.ack(numbered(1))
     assert msa(ack)[1:4] == ["AR", "MSG1", "sending facility not allowed"]
     assert err_code(ack) == "200"
     assert nothing_queued(redis_db)
-    allowed = services_for(settings, redis_db, mappings, allowed_senders=frozenset({"SYNTH_LAB"}))
+    allowed = services_for(
+        settings, redis_db, mappings, senders=SenderPolicy(frozenset({"SYNTH_LAB"}))
+    )
     with running(allowed) as listener, Client(listener.port) as client:
         assert msa(client.ack(numbered(2)))[1] == "AA"
 

@@ -1,6 +1,6 @@
 """TLS with client certificates, and what the listener logs (hl7v2-contract.md 1, 5).
 
-The certificates are made in the test with `openssl` (a CA, a server certificate for
+The certificates are made in the test (tests/mllp/pki.py: a CA, a server certificate for
 localhost, a client certificate signed by the CA, and one that is not).
 """
 
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,40 +17,16 @@ import pytest
 from adapter.log import JsonFormatter
 from adapter.mllp.admission import ListenerServices
 from adapter.mllp.listener import tls_context
+from tests.mllp.pki import client_context, make_pki, subject
 from tests.mllp.support import Client, ListenerThread, msa, running
 from tests.unit.hl7v2.messages import ihc_loinc, ish_loinc, oru
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert shutil.which("openssl"), "openssl is needed to make the test certificates"
-    d = tmp_path_factory.mktemp("pki")
-    key = ("-newkey", "rsa:2048", "-nodes")
-    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=her2 test CA", cwd=d)  # fmt: skip
-    for name, cn in (("server", "localhost"), ("client", "lis"), ("stranger", "lis")):
-        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
-                f"/CN={cn}", cwd=d)  # fmt: skip
-    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2",
-            "-extfile", "san.ext", cwd=d)  # fmt: skip
-    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "client.pem", "-days", "2", cwd=d)  # fmt: skip
-    openssl("x509", "-req", "-in", "stranger.csr", "-signkey", "stranger.key",
-            "-out", "stranger.pem", "-days", "2", cwd=d)  # fmt: skip
-    return d
-
-
-def client_context(pki: Path, cert: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    if cert:
-        context.load_cert_chain(pki / f"{cert}.pem", pki / f"{cert}.key")
-    return context
+    return make_pki(
+        tmp_path_factory.mktemp("pki"), {"client": subject("lis")}, {"stranger": subject("lis")}
+    )
 
 
 @pytest.fixture

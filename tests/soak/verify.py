@@ -58,7 +58,7 @@ def verify(
     findings["lost"] = lost
     findings["good_jobs_failed"] = failed_good[:50]
     findings["bad_jobs_done"] = done_bad
-    dlq = {letter.id: letter.reason for letter in DeadLetterQueue(client).list()}
+    dlq = {letter.id: letter.reason for letter in DeadLetterQueue(client, 3600).list()}
     findings["dlq_unexpected"] = sorted(f"{i}: {r}" for i, r in dlq.items() if i not in bad_jobs)
     findings["dlq_missing"] = sorted(bad_jobs - set(dlq))
     findings["dlq_wrong_reason"] = sorted(i for i in bad_jobs & set(dlq) if dlq[i] != "bad-input")

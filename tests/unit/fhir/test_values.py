@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from adapter.interpretation.model import (
     ResultStatus,
 )
 from adapter.mappings import default_mappings
+from adapter.pipeline import interpret_message
 from tests.builders import (
     LOINC,
     SCT,
@@ -468,3 +470,18 @@ def test_cep17_zero_when_the_ratio_must_be_computed_is_unreadable() -> None:
     assert caught.value.expression == "Observation.component[1].valueQuantity.value"
     # with a reported ratio, nothing needs computing: accepted
     assert read_message(ish_observation("2.0", her2="4.0", cep17="0"), default_mappings()).cases
+
+
+def test_a_test_not_done_is_listed_in_the_conclusion_and_not_decided_with() -> None:
+    message = her2_bundle(
+        ihc_observation("1+"),
+        ish_observation(id="fish", dataAbsentReason={"coding": [{"code": "not-performed"}]}),
+    )
+    (case,) = interpret_message(
+        message, default_mappings(), recorded=datetime(2025, 1, 1, tzinfo=UTC)
+    ).cases
+    assert case.interpretation.status.value == "Negative"
+    assert (
+        "ISH HER2/CEP17 ratio: not performed [Observation/fish]"
+        in (case.diagnostic_report["conclusion"])
+    )
