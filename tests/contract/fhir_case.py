@@ -93,7 +93,8 @@ class CaseWriter:
         self.inputs.append((f"c{self.n}-{suffix}", report))
 
     def panel(self, suffix: str, reports: list[Report], holder: list[str], value: Json) -> None:
-        """Reports as components of one Observation (a 74885-5 panel, or a 48676-1)."""
+        """Reports as components of one Observation (a 74885-5 panel, an ISH result, or a
+        48676-1)."""
         components = [
             {
                 "code": {"coding": [fv.coding(fv.LOINC, self.c.pick(CODES[r.measure])[-1])]},
@@ -136,8 +137,9 @@ class CaseWriter:
             shape = self.c.pick(("single", "panel", "members")) if distinct else "single"
             if len(reports) == 1 and not reports[0].recount:
                 shape = "single"
-            if shape == "panel":
-                self.panel(f"g{g}", reports, ["74885-5"], {})
+            if shape == "panel":  # a 74885-5 panel, or any HER2 ISH Observation (1.2)
+                holder = self.c.pick(("74885-5", "74885-5", "85318-4", "31150-6"))
+                self.panel(f"g{g}", reports, [holder], {})
             elif shape == "members":
                 self.members(f"g{g}", reports)
             else:

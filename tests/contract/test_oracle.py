@@ -167,7 +167,8 @@ def test_oracle_gives_the_worked_example(
 
 
 def test_a_ratio_contradicting_its_averages_is_tied_with_their_quotient() -> None:
-    """Contract 1.2 (Q15): 1.0 beside 47 and 63 per cell; each ratio gives a status."""
+    """Contract 1.2 (Q15): a ratio of 2.4 beside averages of 4.7 and 6.3 (0.75) gives group 1
+    or group 5; within 0.1 of the quotient it is rounding; both ratios Positive stand."""
     got = expect(case("breast", "1+", ratio="2.4", her2="4.7", cep17="6.3"))
     assert (got.status, got.next_step, got.group) == ("Pending", "adjudication", None)
     within = expect(case("breast", "1+", ratio="2.1", her2="4.0", cep17="2.0"))  # 0.1: rounding
