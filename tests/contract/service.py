@@ -41,7 +41,7 @@ class Service:
         self.workdir, self.redis, self.serve, self.mllp_port = workdir, client, serve, mllp_port
         self.sink = DirectorySink(workdir / "sink")
         self.http = httpx.Client(base_url=serve.base_url, timeout=60)
-        self.mllp = Client(mllp_port, timeout=60)
+        self.mllp: Client | None = None
         self._latest: dict[str, tuple[CaseOutput, Json]] = {}
         self._read: set[Path] = set()
 
@@ -53,7 +53,17 @@ class Service:
         return self.http.post(route, content=body, headers=FHIR_JSON)
 
     def ack(self, message: str) -> str:
+        """Send over the open MLLP connection (opened on first use) and read the ACK."""
+        if self.mllp is None:
+            self.mllp = Client(self.mllp_port, timeout=60)
         return self.mllp.ack(message.encode("utf-8"))
+
+    def hang_up(self) -> None:
+        """End the MLLP connection, as a sender does between sessions (the listener closes a
+        connection silent for 10 minutes)."""
+        if self.mllp is not None:
+            self.mllp.close()
+            self.mllp = None
 
     def settle(self, timeout: float = 600) -> None:
         """Until every accepted job is done or failed (the outbox is empty)."""
@@ -77,7 +87,7 @@ class Service:
 
     def close(self) -> None:
         self.http.close()
-        self.mllp.close()
+        self.hang_up()
 
 
 def _listening(port: int, proc: subprocess.Popen[bytes]) -> bool:

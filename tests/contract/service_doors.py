@@ -135,6 +135,7 @@ def mllp_door(c: Chooser, batch: Batch, service: Service, tally: Tally) -> None:
             continue
         acks = [service.ack(message) for message in rendered.message]
         sent.append((rendered, acks))
+    service.hang_up()
     service.settle()
     reports = v2_outputs(
         (got, by_url) for key, (got, by_url) in service.reports().items() if key.startswith("ACC")

@@ -101,6 +101,7 @@ def v2_mllp(traps: list[Trap], service: Service) -> Answers:
         fields = err(ack) or []
         named = any(trap.paths[1] in f for f in fields[1:3])
         answers[trap.name] = _kind(trap, refused, named, bool(fields))
+    service.hang_up()
     return answers
 
 
