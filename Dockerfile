@@ -6,11 +6,10 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY adapter ./adapter
 COPY workers ./workers
+# mappings/ and examples/ are built into the package as data (pyproject.toml): no variable needed.
 COPY mappings ./mappings
 COPY examples ./examples
 RUN pip install . && useradd --create-home --uid 10001 adapter
-# mappings/ is read from the source tree (it is data, not part of the installed package).
-ENV ADAPTER_MAPPINGS_DIR=/app/mappings
 USER adapter
 EXPOSE 8000
 CMD ["her2-adapter", "serve", "--host", "0.0.0.0", "--port", "8000"]

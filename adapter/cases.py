@@ -126,14 +126,10 @@ class StoredCase:
             for i, e in enumerate(self.as_message()["entry"])
         )
 
-    def full_urls(self) -> dict[str, str]:
-        """fullUrl -> `Type/id` of every stored resource that has an id."""
-        found = {}
-        for entry in (*self.inputs.values(), *self.support.values()):
-            rid = entry["resource"].get("id")
-            if entry.get("fullUrl") and isinstance(rid, str):
-                found[entry["fullUrl"]] = f"{entry['resource']['resourceType']}/{rid}"
-        return found
+    def all_entries(self) -> list[JsonDict]:
+        """Every stored entry (`{"fullUrl", "resource"}`): the inputs, withdrawn ones too, then
+        the supporting resources."""
+        return [*self.inputs.values(), *self.support.values()]
 
 
 def _entry(resource: JsonDict, full_url: str | None) -> JsonDict:

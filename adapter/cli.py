@@ -6,7 +6,8 @@
 Runs the pipeline in-process, with no service. Exit status 0 when every message was good, 2
 when any was not (bad input is one line on standard error naming the file and the field; a
 stack trace is never the message), 1 when the adapter itself cannot start (broken mappings).
-Later subcommands (serve, worker, ...) register themselves in `build_parser` beside `interpret`.
+Later subcommands (serve, worker, ...) register themselves in `build_parser` beside `interpret`;
+every command that cannot start says why in one line and exits 1 (`adapter.commands.startup`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapter import __version__
-from adapter.commands import demo, dlq, mllp, serve, worker
-from adapter.errors import BadInput, MappingError, UnreadableMessage
+from adapter.commands import alive, demo, dlq, jwks, mllp, serve, startup, worker
+from adapter.errors import BadInput, UnreadableMessage
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.outcome import exception_outcome, operation_outcome
 from adapter.fhir.report import collection_bundle
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import Mappings, default_mappings
+from adapter.mappings import Mappings
 from adapter.pipeline import InterpretedCase, InterpretedMessage, interpret_message
 from adapter.summary import summary_line
 
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except startup.CannotStart as error:
+        _say(f"{args.parser.prog}: {error}")
+        return EXIT_CANNOT_START
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
@@ -90,19 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.register(commands)
     dlq.register(commands)
     mllp.register(commands)
+    alive.register(commands)
+    jwks.register(commands)
     return parser
 
 
 def _run_interpret(args: argparse.Namespace) -> int:
     if (args.ndjson is None) == (not args.files):
         args.parser.error("give either FILE... or --ndjson FILE")
-    try:
-        mappings = default_mappings()
-    except MappingError as error:
-        _say(f"{PROG}: mappings: {error}")
-        return EXIT_CANNOT_START
     run = Run(
-        mappings=mappings,
+        mappings=startup.mappings(),
         site=SiteGroup(args.site) if args.site else None,
         text=args.format == "text",
         recorded=datetime.now(UTC),  # one time for the whole run

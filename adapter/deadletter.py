@@ -1,9 +1,9 @@
 """Dead letters: jobs that failed for good (bad input found by the worker, a write the FHIR
-server refused, retries exhausted), kept with the reason and an OperationOutcome until someone
-replays them (`her2-adapter dlq replay [ID]`), discards them (`dlq discard ID|--all`) or the
-retention passes (`DEAD_LETTER_RETENTION_SECONDS`, 30 days): a dead letter holds the whole
-message, patient data included. A job leaves the dead-letter queue by replay only after the
-queue confirmed its re-submission.
+server refused, credentials refused, retries exhausted), kept with the reason and an
+OperationOutcome until someone replays them (`her2-adapter dlq replay [ID]`), discards them
+(`dlq discard ID|--all`) or the retention passes (`DEAD_LETTER_RETENTION_SECONDS`, 30 days): a
+dead letter holds the whole message, patient data included. A job leaves the dead-letter queue
+by replay only after the queue confirmed its re-submission.
 
 Keys (the id of a dead letter is its job's id, so a job failing twice is one dead letter):
 `her2:dead-letter:<id>` the DeadLetter JSON, expiring after the retention; `her2:dead-letters`
@@ -52,7 +52,7 @@ class DeadLetter(BaseModel):
 
     id: str
     job: InterpretJob
-    reason: str  # a code: bad-input, write-rejected, retries-exhausted, unexpected
+    reason: str  # bad-input, write-rejected, auth-refused, retries-exhausted, unexpected
     outcome: dict[str, Any]  # OperationOutcome
     dead_lettered_at: datetime
 

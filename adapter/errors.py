@@ -7,10 +7,13 @@
     │   ├── UnreadableValue      a HER2 IHC/ISH value that cannot be read    (HTTP 422)
     │   └── NoHer2Result         no HER2 IHC or ISH result in the message    (HTTP 422)
     ├── MappingError             a file in mappings/ is malformed (start-up fails)
+    ├── ClientKeyError           FHIR_OAUTH_PRIVATE_KEY cannot be used (start-up fails)
     ├── QueueUnavailable         the broker cannot take the job now          (HTTP 503)
     ├── DependencyUnavailable    FHIR server / network / Redis fault; the worker retries
     └── WriteRejected            the FHIR server refused the request (4xx); permanent,
-                                 dead-lettered; carries the server's OperationOutcome
+        │                        dead-lettered; carries the server's OperationOutcome
+        └── AuthorizationRefused the token server refused the adapter's credentials, or the
+                                 FHIR server its token (401/403)
 
 Every BadInput names the offending field as a FHIRPath `expression` rooted at the resource
 (`Observation.valueQuantity.value`) and, for a resource inside a Bundle, `within` names the
@@ -77,6 +80,11 @@ class MappingError(AdapterError):
     """A mapping file is malformed; the message names the file and the entry."""
 
 
+class ClientKeyError(AdapterError):
+    """FHIR_OAUTH_PRIVATE_KEY is unreadable, not a private key, or not of FHIR_OAUTH_ALGORITHM's
+    type; the message names the file, never its content."""
+
+
 class QueueUnavailable(AdapterError):
     """The broker (Redis) did not confirm the job: nothing was queued; the sender may retry."""
 
@@ -97,3 +105,9 @@ class WriteRejected(AdapterError):
         super().__init__(message)
         self.status = status
         self.outcome = outcome
+
+
+class AuthorizationRefused(WriteRejected):
+    """Refused for who the adapter is: the token server refused its client authentication or
+    scope (a wrong key, client id or secret), or the FHIR server its token (401, 403).
+    Retrying cannot help until the configuration or the EHR's registration is fixed."""

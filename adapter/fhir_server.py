@@ -1,12 +1,11 @@
 """[7] Write-back: the EHR's FHIR server over an injected `httpx.Client`, or a directory sink.
 
-Every HTTP outcome becomes a typed error through ONE table, `STATUS_ERRORS`: a fault that may
-pass (network, timeout, 5xx, 408, 429) is `DependencyUnavailable`, which the worker retries; any
-other 4xx is `WriteRejected`, permanent, carrying the server's OperationOutcome.
-
-Outbound auth is a bearer token: static (`FHIR_SERVER_TOKEN`) or fetched with OAuth2 client
-credentials (`FHIR_OAUTH_*`, SMART Backend Services style), cached until shortly before it
-expires and refreshed once when the server answers 401.
+Every HTTP outcome becomes a typed error through ONE table (`adapter.http_status`): a fault
+that may pass is `DependencyUnavailable`, which the worker retries; a refusal (4xx) is
+`WriteRejected` (`AuthorizationRefused` for 401/403), permanent, with the server's
+OperationOutcome. Requests carry the bearer token of `adapter.fhir_auth`; `GET metadata` (the
+health check) goes without one: the CapabilityStatement is public, and the API need not hold
+the worker's key.
 """
 
 from __future__ import annotations
@@ -15,104 +14,19 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Generator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
-from adapter.errors import AdapterError, DependencyUnavailable, WriteRejected
+from adapter.errors import DependencyUnavailable, WriteRejected
 from adapter.fhir.json_input import parse_json
+from adapter.fhir_auth import outbound_auth
+from adapter.http_status import raise_for_status
 from adapter.settings import Settings
 
 FHIR_JSON: Final = "application/fhir+json"
-TOKEN_EARLY_REFRESH_SECONDS: Final = 30  # renew a token this long before it expires
-
-# The one table: HTTP status -> the error it becomes (first matching row wins).
-STATUS_ERRORS: Final[tuple[tuple[range, type[AdapterError]], ...]] = (
-    (range(408, 409), DependencyUnavailable),  # request timeout
-    (range(429, 430), DependencyUnavailable),  # too many requests: back off and retry
-    (range(500, 600), DependencyUnavailable),  # server fault, gateway down
-    (range(400, 500), WriteRejected),  # the request itself is refused: retrying cannot help
-)
-
-
-def raise_for_status(response: httpx.Response, action: str) -> None:
-    """Return for a 2xx; raise the error `STATUS_ERRORS` names for any other status."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    for statuses, error in STATUS_ERRORS:
-        if status in statuses:
-            outcome = _outcome(response)
-            message = f"{action}: HTTP {status}"
-            if error is WriteRejected:
-                raise WriteRejected(message, status=status, outcome=outcome)
-            raise error(message)
-    raise DependencyUnavailable(f"{action}: unexpected HTTP {status}")
-
-
-def _outcome(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return (
-        body if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome" else None
-    )
-
-
-class StaticToken(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-class ClientCredentials(httpx.Auth):
-    """OAuth2 client credentials: POST grant_type=client_credentials to the token URL."""
-
-    requires_response_body = True
-
-    def __init__(self, token_url: str, client_id: str, client_secret: str, scope: str) -> None:
-        self._token_url = token_url
-        self._form = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "scope": scope,
-        }
-        self._token: str | None = None
-        self._expires_at = 0.0
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._token is None or time.monotonic() >= self._expires_at:
-            self._store((yield self._token_request()))
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        response = yield request
-        if response.status_code == 401:  # revoked or expired early: one fresh token, one retry
-            self._store((yield self._token_request()))
-            request.headers["Authorization"] = f"Bearer {self._token}"
-            yield request
-
-    def _token_request(self) -> httpx.Request:
-        return httpx.Request(
-            "POST", self._token_url, data=self._form, headers={"Accept": "application/json"}
-        )
-
-    def _store(self, response: httpx.Response) -> None:
-        raise_for_status(response, "OAuth2 token request")
-        body = response.json()
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise DependencyUnavailable("OAuth2 token response without access_token")
-        lifetime = body.get("expires_in", 300)
-        lifetime = lifetime if isinstance(lifetime, int | float) else 300
-        self._token = token
-        self._expires_at = time.monotonic() + max(0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS)
 
 
 class FhirServer:
@@ -143,11 +57,17 @@ class FhirServer:
         return parse_json(response.content)
 
     def check(self) -> None:
-        """GET metadata; raises DependencyUnavailable (or WriteRejected: auth refused)."""
-        self._send("GET", f"{self._base}/metadata", "metadata")
+        """GET metadata, without a token (public); raises DependencyUnavailable or WriteRejected."""
+        self._send("GET", f"{self._base}/metadata", "metadata", authenticated=False)
 
     def _send(
-        self, method: str, url: str, action: str, content: bytes | None = None
+        self,
+        method: str,
+        url: str,
+        action: str,
+        content: bytes | None = None,
+        *,
+        authenticated: bool = True,
     ) -> httpx.Response:
         headers = {"Accept": FHIR_JSON}
         if content is not None:
@@ -158,7 +78,7 @@ class FhirServer:
                 url,
                 content=content,
                 headers=headers,
-                auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                auth=(self._auth or httpx.USE_CLIENT_DEFAULT) if authenticated else None,
             )
         except httpx.TransportError as error:  # connect refused, timeouts, protocol errors
             raise DependencyUnavailable(f"{action}: {type(error).__name__}") from error
@@ -211,20 +131,6 @@ class DirectorySink:
             raise DependencyUnavailable(f"sink {self.directory}: {error.strerror}") from error
         if not os.access(self.directory, os.W_OK):
             raise DependencyUnavailable(f"sink {self.directory}: not writable")
-
-
-def outbound_auth(settings: Settings) -> httpx.Auth | None:
-    if settings.fhir_oauth_token_url and settings.fhir_oauth_client_id:
-        secret = settings.fhir_oauth_client_secret
-        return ClientCredentials(
-            settings.fhir_oauth_token_url,
-            settings.fhir_oauth_client_id,
-            secret.get_secret_value() if secret else "",
-            settings.fhir_oauth_scope,
-        )
-    if settings.fhir_server_token is not None:
-        return StaticToken(settings.fhir_server_token.get_secret_value())
-    return None
 
 
 def write_back_target(

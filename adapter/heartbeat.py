@@ -4,12 +4,12 @@ without scanning the keyspace.
 Workers (`WORKERS`) and MLLP listeners (`LISTENERS`) beat; `/health/ready` reads. One beat is
 one server-side script that writes:
 
-- `her2:heartbeats:<kind>`, a sorted set: process name -> the instant its beat lapses (three
-  intervals on, by the Redis server's clock, so hosts whose clocks differ agree). `alive` drops
-  the lapsed names and returns the rest: its cost grows with the number of processes, never
-  with the keyspace (case keys alone live 90 days; a SCAN would walk them all). The set itself
-  expires with the longest-lived beat;
-- `her2:<kind>:<name>`, a key with the same TTL: what the compose file's healthchecks look for.
+`her2:heartbeats:<kind>`, a sorted set: process name -> the instant its beat lapses (three
+intervals on, by the Redis server's clock, so hosts whose clocks differ agree). `alive` drops
+the lapsed names and returns the rest: its cost grows with the number of processes, never with
+the keyspace (case keys alone live 90 days; a SCAN would walk them all). The set itself expires
+with the longest-lived beat. The compose file's health checks read it too (`her2-adapter
+alive`).
 
 A process that dies (even by SIGKILL) drops out within three intervals; one that stops cleanly
 (`Heartbeat.stop`) is removed at once.
@@ -18,7 +18,6 @@ A process that dies (even by SIGKILL) drops out within three intervals; one that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 import redis
@@ -27,13 +26,12 @@ from adapter.periodic import Periodic
 from adapter.redis_client import lua_keep_alive_at_least
 
 BEATS_PER_LIFE: Final = 3  # a name lapses after three intervals without a beat
-# KEYS: registry, process key. ARGV: name, seconds to live, value of the process key.
+# KEYS: registry. ARGV: name, seconds to live.
 _BEAT: Final = f"""
 local now = redis.call('TIME')
 local lapses = tonumber(now[1]) + tonumber(now[2]) / 1e6 + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], lapses, ARGV[1])
 {lua_keep_alive_at_least("KEYS[1]", "ARGV[2]")}
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 return 1
 """
 # KEYS: registry. Returns the names whose beat has not lapsed, after dropping the others.
@@ -54,21 +52,16 @@ class Kind:
     def registry(self) -> str:
         return f"her2:heartbeats:{self.name}"
 
-    def key(self, process: str) -> str:
-        return f"her2:{self.name}:{process}"
-
 
 WORKERS: Final = Kind("worker")
 LISTENERS: Final = Kind("mllp")
+KINDS: Final = {kind.name: kind for kind in (WORKERS, LISTENERS)}
 
 
 def beat(client: redis.Redis, kind: Kind, process: str, interval_seconds: int) -> None:
     """Say `process` is alive for the next three intervals."""
     ttl = BEATS_PER_LIFE * interval_seconds
-    client.register_script(_BEAT)(
-        keys=[kind.registry, kind.key(process)],
-        args=[process, ttl, datetime.now(UTC).isoformat()],
-    )
+    client.register_script(_BEAT)(keys=[kind.registry], args=[process, ttl])
 
 
 def alive(client: redis.Redis, kind: Kind) -> list[str]:
@@ -79,10 +72,7 @@ def alive(client: redis.Redis, kind: Kind) -> list[str]:
 
 def forget(client: redis.Redis, kind: Kind, process: str) -> None:
     """Remove `process` at once (it stopped cleanly)."""
-    pipe = client.pipeline(transaction=True)
-    pipe.zrem(kind.registry, process)
-    pipe.delete(kind.key(process))
-    pipe.execute()
+    client.zrem(kind.registry, process)
 
 
 def alive_listeners(client: redis.Redis) -> list[str]:

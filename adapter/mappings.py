@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -25,6 +26,7 @@ from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.conceptmap import ConceptMap
 from pydantic import ValidationError
 
+from adapter.data_files import shipped
 from adapter.errors import MappingError
 from adapter.interpretation.model import Category, Flag, NextStep
 
@@ -146,9 +148,11 @@ class Mappings:
         return self.by_code[("status-out", CODESYSTEM_URL, status_concept)][0]
 
 
-def load_mappings(directory: Path) -> Mappings:
+def load_mappings(directory: Traversable) -> Mappings:
     """Load and check every file of `directory`; raise MappingError naming file and entry."""
-    files = sorted(p.name for p in directory.glob("*.json"))
+    if not directory.is_dir():
+        raise MappingError(f"{directory}: no such directory")
+    files = sorted(p.name for p in directory.iterdir() if p.name.endswith(".json"))
     unknown = [name for name in files if name != CODESYSTEM_FILE and name not in REGISTRY]
     if unknown:
         raise MappingError(f"mappings/{unknown[0]}: not in adapter.mappings.REGISTRY")
@@ -187,10 +191,9 @@ def load_mappings(directory: Path) -> Mappings:
 
 @cache
 def default_mappings() -> Mappings:
-    """The repository's `mappings/` (or `$ADAPTER_MAPPINGS_DIR`), loaded once per process."""
+    """The shipped `mappings/` (or `$ADAPTER_MAPPINGS_DIR`), loaded once per process."""
     override = os.environ.get("ADAPTER_MAPPINGS_DIR")
-    directory = Path(override) if override else Path(__file__).resolve().parents[1] / "mappings"
-    return load_mappings(directory)
+    return load_mappings(Path(override) if override else shipped("mappings"))
 
 
 def _put(
@@ -203,7 +206,7 @@ def _put(
     table[key] = targets
 
 
-def _read_json(path: Path, where: str) -> dict[str, Any]:
+def _read_json(path: Traversable, where: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -226,7 +229,7 @@ def _validated(where: str, data: dict[str, Any], model: type[ConceptMap] | type[
         raise MappingError(f"{where}: {path or model.__name__}: {first['msg']}") from error
 
 
-def _read_codesystem(path: Path) -> dict[str, Target]:
+def _read_codesystem(path: Traversable) -> dict[str, Target]:
     where = f"mappings/{path.name}"
     system: CodeSystem = _validated(where, _read_json(path, where), CodeSystem)
     if system.url != CODESYSTEM_URL:

@@ -10,13 +10,25 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Final, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# SMART v1 system scopes for what the worker does: write the report's resources (the HL7 v2
+# door also its inputs and Specimen) and read what a references-only message names.
+DEFAULT_FHIR_SCOPE: Final = (
+    "system/Observation.write system/DiagnosticReport.write system/Provenance.write "
+    "system/Specimen.write system/Observation.read system/Specimen.read system/Patient.read"
+)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, env_file=None, extra="ignore")
+    # hide_input_in_errors: a refused combination is reported without the values (secrets).
+    model_config = SettingsConfigDict(
+        frozen=True, env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     # --- Redis: broker, case store, job records, dead letters, metrics --------------------
     redis_url: str | None = None  # None: `demo` starts an embedded Redis; serve/worker refuse
@@ -24,10 +36,15 @@ class Settings(BaseSettings):
     # --- write-back ----------------------------------------------------------------------
     fhir_server_url: str | None = None  # None: write Bundles to `sink_dir` instead
     fhir_server_token: SecretStr | None = None  # static bearer token for the FHIR server
-    fhir_oauth_token_url: str | None = None  # OAuth2 client credentials (SMART Backend Services)
+    # OAuth2 client credentials (SMART Backend Services): the client authenticates with a JWT
+    # signed by its private key (private_key_jwt), or with a client secret.
+    fhir_oauth_token_url: str | None = None
     fhir_oauth_client_id: str | None = None
+    fhir_oauth_private_key: Path | None = None  # PEM file; its public key is `jwks`' output
+    fhir_oauth_key_id: str | None = None  # the key's `kid` in the JWKS registered with the EHR
+    fhir_oauth_algorithm: Literal["RS384", "ES384"] = "RS384"
     fhir_oauth_client_secret: SecretStr | None = None
-    fhir_oauth_scope: str = "system/DiagnosticReport.write system/Observation.write"
+    fhir_oauth_scope: str = DEFAULT_FHIR_SCOPE
     fhir_timeout_seconds: float = 10.0
     sink_dir: Path = Path("out/bundles")
 
@@ -72,7 +89,28 @@ class Settings(BaseSettings):
     # MLLP_TLS_CLIENT_CA; the facilities it names are then the allow-list (adapter/mllp/senders).
     mllp_sender_certificates: str | None = None
 
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS, any case
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, level: str) -> str:
+        if level.upper() not in LOG_LEVELS:  # else the first log call fails with a traceback
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level.upper()
+
+    @field_validator(
+        "fhir_server_token",
+        "fhir_oauth_token_url",
+        "fhir_oauth_client_id",
+        "fhir_oauth_private_key",
+        "fhir_oauth_key_id",
+        "fhir_oauth_client_secret",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `FHIR_OAUTH_CLIENT_SECRET=` in an env file is "not set", not an empty secret.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -81,18 +119,35 @@ class Settings(BaseSettings):
                 "RETRY_BACKOFF_MAX_SECONDS must stay well below VISIBILITY_TIMEOUT_SECONDS "
                 "(a retry waiting longer than the visibility timeout is delivered twice)"
             )
+        problem = self._outbound_auth_problem()
+        if problem:
+            raise ValueError(problem)
+        self._refuse_unbound_senders()
+        return self
+
+    def _outbound_auth_problem(self) -> str | None:
+        """Why the FHIR_SERVER_TOKEN / FHIR_OAUTH_* settings cannot work together, or None."""
         oauth = (
             self.fhir_oauth_token_url,
             self.fhir_oauth_client_id,
+            self.fhir_oauth_private_key,
+            self.fhir_oauth_key_id,
             self.fhir_oauth_client_secret,
         )
-        if any(oauth) and not all(oauth):
-            raise ValueError(
-                "FHIR_OAUTH_TOKEN_URL, FHIR_OAUTH_CLIENT_ID and FHIR_OAUTH_CLIENT_SECRET "
-                "go together"
-            )
-        self._refuse_unbound_senders()
-        return self
+        if not any(oauth):
+            return None
+        if self.fhir_server_token is not None:
+            return "FHIR_SERVER_TOKEN and FHIR_OAUTH_* are two ways to authenticate: set one"
+        if not (self.fhir_oauth_token_url and self.fhir_oauth_client_id):
+            return "FHIR_OAUTH_TOKEN_URL and FHIR_OAUTH_CLIENT_ID are both needed for OAuth2"
+        key, secret = self.fhir_oauth_private_key, self.fhir_oauth_client_secret
+        if key is not None and secret is not None:
+            return "FHIR_OAUTH_PRIVATE_KEY and FHIR_OAUTH_CLIENT_SECRET are alternatives: set one"
+        if key is None and secret is None:
+            return "OAuth2 needs FHIR_OAUTH_PRIVATE_KEY (and KEY_ID) or FHIR_OAUTH_CLIENT_SECRET"
+        if (key is None) != (self.fhir_oauth_key_id is None):
+            return "FHIR_OAUTH_PRIVATE_KEY and FHIR_OAUTH_KEY_ID go together (the key and its kid)"
+        return None
 
     def _refuse_unbound_senders(self) -> None:
         """Under mutual TLS an allowed facility is bound to its certificate, or any client the

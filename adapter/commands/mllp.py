@@ -2,9 +2,11 @@
 
 Address: `--host`/`--port`, else MLLP_HOST/MLLP_PORT, else port 2575 on 127.0.0.1, or on every
 interface when TLS is on (MLLP_TLS_CERT and MLLP_TLS_KEY): without TLS the listener stays on
-loopback unless a host is given. Refuses to start (exit 1, one line) without REDIS_URL, with a
-TLS setting that cannot be loaded, or when the address cannot be bound. SIGTERM / SIGINT stop
-it gracefully: frames being admitted finish and are acknowledged first.
+loopback unless a host is given. Refuses to start (exit 1, one line: `adapter.commands.startup`)
+with a bad setting, without REDIS_URL, with a TLS setting that cannot be loaded, with malformed
+mappings, or when the address cannot be bound. Redis itself need not answer yet: until it does,
+messages get AR "temporarily unavailable, send again", as during any Redis outage. SIGTERM /
+SIGINT stop it gracefully: frames being admitted finish and are acknowledged first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_CANNOT_START = 0, 1
+from adapter.commands import startup
+
+EXIT_OK = 0
 ALL_INTERFACES = "0.0.0.0"  # only with TLS, or when the operator names it
 HEARTBEAT_SECONDS = 5
 
@@ -28,7 +32,7 @@ def register(commands: Any) -> None:
     )
     mllp.add_argument("--host", default=None, help="address to bind (default: MLLP_HOST)")
     mllp.add_argument("--port", type=int, default=None, help="port (default: MLLP_PORT, 2575)")
-    mllp.set_defaults(run=run)
+    mllp.set_defaults(run=run, parser=mllp)
 
 
 def listen_address(settings: Any, host: str | None, port: int | None) -> tuple[str, int]:
@@ -44,38 +48,30 @@ def listen_address(settings: Any, host: str | None, port: int | None) -> tuple[s
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pydantic import ValidationError
-
-    from adapter.errors import MappingError
     from adapter.log import configure_logging
     from adapter.mllp.listener import tls_context
     from adapter.mllp.senders import SenderPolicy
-    from adapter.settings import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        return _refuse(f"settings: {error.errors()[0]['msg']}")
+    settings = startup.settings()
     if not settings.redis_url:
-        return _refuse("REDIS_URL is not set (the queue needs Redis)")
+        raise startup.CannotStart("REDIS_URL is not set (the queue needs Redis)")
     try:
         context = tls_context(
             settings.mllp_tls_cert, settings.mllp_tls_key, settings.mllp_tls_client_ca
         )
     except (ValueError, OSError) as error:
-        return _refuse(f"TLS: {error}")
+        raise startup.CannotStart(f"TLS: {error}") from None
     try:
         senders = SenderPolicy.from_settings(settings)
     except ValueError as error:
-        return _refuse(str(error))
+        raise startup.CannotStart(str(error)) from None
+    startup.mappings()  # the listener's services then take them from the process's cache
     host, port = listen_address(settings, args.host, args.port)
     configure_logging(settings.log_level)
     try:
         return asyncio.run(_serve(settings, senders, host, port, context))
-    except MappingError as error:
-        return _refuse(f"mappings: {error}")
-    except OSError as error:
-        return _refuse(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    except OSError as error:  # binding happens in the event loop, before anything is logged
+        raise startup.cannot_listen(host, port, error) from None
 
 
 async def _serve(settings: Any, senders: Any, host: str, port: int, context: Any) -> int:
@@ -108,11 +104,6 @@ async def _serve(settings: Any, senders: Any, host: str, port: int, context: Any
         client.close()
         services.close()
     return EXIT_OK
-
-
-def _refuse(problem: str) -> int:
-    _say(f"her2-adapter mllp: {problem}")
-    return EXIT_CANNOT_START
 
 
 def _say(line: str) -> None:

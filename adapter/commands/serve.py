@@ -1,16 +1,21 @@
 """`her2-adapter serve [--host H] [--port P]`: the HTTP API under uvicorn.
 
-Refuses to start (exit 1, one line) without REDIS_URL, or without ADAPTER_API_KEYS unless
-ADAPTER_DEMO_MODE is set: an open ingest API is never the default.
+Refuses to start (exit 1, one line: `adapter.commands.startup`) with a bad setting, without
+REDIS_URL, without ADAPTER_API_KEYS unless ADAPTER_DEMO_MODE is set (an open ingest API is never
+the default), with malformed mappings, or when the address cannot be bound: all checked before
+uvicorn runs, so no lifespan traceback. Redis itself need not answer yet: while it does not,
+the API answers 503 and /health/ready says why, as during any Redis outage.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Any
 
-EXIT_CANNOT_START = 1
+from adapter.commands import startup
+
+log = logging.getLogger("adapter.api")
 
 
 def register(commands: Any) -> None:
@@ -22,36 +27,37 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    serve.set_defaults(run=run)
+    serve.set_defaults(run=run, parser=serve)
 
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-    from pydantic import ValidationError
 
     from adapter.api.app import create_app
     from adapter.log import configure_logging
-    from adapter.settings import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        _say(f"her2-adapter serve: settings: {error.errors()[0]['msg']}")
-        return EXIT_CANNOT_START
+    settings = startup.settings()
     problem = refusal(settings)
     if problem:
-        _say(f"her2-adapter serve: {problem}")
-        return EXIT_CANNOT_START
+        raise startup.CannotStart(problem)
+    startup.mappings()  # the app's lifespan then takes them from the process's cache
+    sock = startup.listening_socket(args.host, args.port)
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None,  # our JSON handler on the root logger (adapter.log)
-        access_log=False,  # the app logs one access line per request, without query strings
-        server_header=False,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            log_config=None,  # our JSON handler on the root logger (adapter.log)
+            access_log=False,  # the app logs one access line per request, no query strings
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
     )
+    # uvicorn names the address it listens on only when it binds the socket itself
+    log.info("api listening", extra={"host": args.host, "port": args.port})
+    with sock:
+        server.run(sockets=[sock])
+    if not server.started:  # a start-up failure no check above foresaw; uvicorn logged it
+        raise startup.CannotStart("the API did not start (see the log)")
     return 0
 
 
@@ -62,12 +68,3 @@ def refusal(settings: Any) -> str | None:
     if not settings.api_keys and not settings.adapter_demo_mode:
         return "ADAPTER_API_KEYS is not set (required unless ADAPTER_DEMO_MODE=true)"
     return None
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _say(line: str) -> None:
-    sys.stderr.write(line + "\n")

@@ -1,17 +1,20 @@
 """`her2-adapter worker [--loglevel LEVEL]`: the Celery worker, in this process.
 
-Refuses to start (exit 1, one line) without REDIS_URL or with unsafe settings. Concurrency is
-`WORKER_CONCURRENCY`; the worker consumes the `her2` queue only.
+Refuses to start (exit 1, one line: `adapter.commands.startup`) with a bad or unsafe setting,
+without REDIS_URL, with malformed mappings, with a FHIR_OAUTH_PRIVATE_KEY it cannot use, or
+when Redis does not answer: a worker cannot take a job without both, and Celery would otherwise
+retry the broker with a log line every few seconds. Concurrency is `WORKER_CONCURRENCY`; the
+worker consumes the `her2` queue only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
-EXIT_CANNOT_START = 1
+from adapter.commands import startup
+from adapter.settings import LOG_LEVELS
 
 
 def register(commands: Any) -> None:
@@ -21,26 +24,32 @@ def register(commands: Any) -> None:
         help="run a worker: interpret queued messages and write the reports back",
         description="Run the Celery worker. Settings come from the environment (README).",
     )
-    worker.add_argument("--loglevel", default=None, help="log level (default: LOG_LEVEL)")
-    worker.set_defaults(run=run)
+    worker.add_argument(
+        "--loglevel",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=None,
+        help="log level (default: LOG_LEVEL)",
+    )
+    worker.set_defaults(run=run, parser=worker)
 
 
 def run(args: argparse.Namespace) -> int:
     from celery import signals
-    from pydantic import ValidationError
 
+    from adapter.errors import ClientKeyError
     from adapter.log import configure_logging
+    from adapter.oauth_client import load_private_key
     from adapter.queue import QUEUE
-    from adapter.settings import get_settings
 
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        sys.stderr.write(f"her2-adapter worker: settings: {error.errors()[0]['msg']}\n")
-        return EXIT_CANNOT_START
-    if not settings.redis_url:
-        sys.stderr.write("her2-adapter worker: REDIS_URL is not set (the queue needs Redis)\n")
-        return EXIT_CANNOT_START
+    settings = startup.settings()
+    startup.mappings()  # loaded before the pool forks: its processes inherit them
+    startup.redis_reachable(settings)
+    if settings.fhir_oauth_private_key is not None:  # found now, not at the first report
+        try:
+            load_private_key(settings.fhir_oauth_private_key, settings.fhir_oauth_algorithm)
+        except ClientKeyError as error:
+            raise startup.CannotStart(str(error)) from None
     level = (args.loglevel or settings.log_level).upper()
     os.nice(settings.worker_nice)  # the pool's children inherit it
 

@@ -63,9 +63,14 @@ def exception_outcome(diagnostics: str) -> dict[str, Any]:
 
     `diagnostics` says where it happened (a line number, a correlation id), never the input.
     """
+    return error_outcome("exception", diagnostics)
+
+
+def error_outcome(code: str, diagnostics: str) -> dict[str, Any]:
+    """Return an OperationOutcome with one `error` issue of type `code` (R4 `issue-type`)."""
     outcome = {
         "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "exception", "diagnostics": diagnostics}],
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
     }
     validated: dict[str, Any] = OperationOutcome.model_validate(outcome).model_dump(
         mode="json", exclude_none=True

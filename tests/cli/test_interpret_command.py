@@ -328,5 +328,5 @@ def test_broken_mappings_stop_the_run_with_one_line_and_exit_1(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert line.startswith("her2-adapter: mappings: ")
+    assert line.startswith("her2-adapter interpret: mappings: ")
     assert broken.name in line

@@ -10,12 +10,18 @@
 //   FHIR_TEST_PORT          port (default 8090; argv[2] wins)
 //   FHIR_TEST_HOST          bind address (default 127.0.0.1)
 //   FHIR_TEST_TOKEN         when set, require "Authorization: Bearer <token>" on FHIR requests
+//   FHIR_TEST_INTROSPECTION_URL, FHIR_TEST_INTROSPECTION_CLIENT ("id:secret")
+//                           when set, require a bearer token the authorization server says is
+//                           active (RFC 7662 introspection, per request) and whose SMART system
+//                           scopes cover the request (every entry of a transaction): 401 / 403
 //   FHIR_TEST_DATA_FILE     when set, durable JSON-lines store: every committed write is appended
 //                           before the response is sent, the file is replayed on start and
 //                           compacted on start and on SIGTERM/SIGINT
 //   FHIR_TEST_ALLOW_RESET   "1" enables DELETE /$reset (empties the store)
 //   FHIR_TEST_VALIDATE      "0" disables structural validation of written resources (default on)
 //   FHIR_TEST_QUIET         "1" disables the one-line-per-request log
+//   FHIR_TEST_STRICT_REFERENCES  "1" refuses a write whose references name nothing this server
+//                           holds (as HAPI does by default); checked when a transaction ends
 import {
   OperationOutcomeError,
   allOk,
@@ -46,7 +52,12 @@ const DATA_FILE = process.env.FHIR_TEST_DATA_FILE || '';
 const ALLOW_RESET = process.env.FHIR_TEST_ALLOW_RESET === '1';
 const VALIDATE = process.env.FHIR_TEST_VALIDATE !== '0';
 const QUIET = process.env.FHIR_TEST_QUIET === '1';
+const STRICT_REFERENCES = process.env.FHIR_TEST_STRICT_REFERENCES === '1';
+const INTROSPECTION_URL = process.env.FHIR_TEST_INTROSPECTION_URL || '';
+const INTROSPECTION_CLIENT = process.env.FHIR_TEST_INTROSPECTION_CLIENT || '';
 const MAX_BODY = 50 * 1024 * 1024;
+// This server's own base URLs: an absolute reference starting with one of them is local.
+const OWN_BASES = [`http://${HOST}:${PORT}${BASE_PATH}`, `http://localhost:${PORT}${BASE_PATH}`];
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 // ---------------------------------------------------------------------------------------------
@@ -98,6 +109,18 @@ function narrowSearchParameterExpressions() {
   }
 }
 
+// Every Reference.reference in a resource, with its FHIRPath (`DiagnosticReport.result[1]`).
+function* referencesIn(value, path) {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) yield* referencesIn(value[i], `${path}[${i}]`);
+  } else if (value && typeof value === 'object') {
+    if (typeof value.reference === 'string') yield { reference: value.reference, path };
+    for (const [key, child] of Object.entries(value)) {
+      if (key !== 'reference') yield* referencesIn(child, `${path}.${key}`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Repository: Medplum's MemoryRepository plus the pieces a test double of an EHR needs
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +168,9 @@ class TestRepository extends MemoryRepository {
     if (VALIDATE) {
       validateResource(result); // throws OperationOutcomeError (400) on structural errors
     }
+    if (STRICT_REFERENCES && !this.journal) {
+      this.assertReferencesResolve([result]); // a transaction checks when it ends (withTransaction)
+    }
     this.remember(resourceType, id);
     const stored = await super.createResource(result);
     this.pending.push({ op: 'put', resource: stored });
@@ -185,7 +211,12 @@ class TestRepository extends MemoryRepository {
     this.journal = new Map();
     const pendingMark = this.pending.length;
     try {
-      return await callback(undefined);
+      const result = await callback(undefined);
+      if (STRICT_REFERENCES) {
+        // At the end, as HAPI does: entries of one Bundle may reference each other in any order.
+        this.assertReferencesResolve(this.writtenInTransaction());
+      }
+      return result;
     } catch (err) {
       this.rollback(pendingMark);
       throw err;
@@ -208,6 +239,51 @@ class TestRepository extends MemoryRepository {
       }
     }
     this.pending.length = pendingMark;
+  }
+
+  writtenInTransaction() {
+    const written = [];
+    for (const { resourceType, id } of this.journal.values()) {
+      const current = this.resources.get(resourceType)?.get(id);
+      if (current) written.push(current);
+    }
+    return written;
+  }
+
+  // Strict references (HAPI's default "enforce referential integrity on write"): every
+  // `reference` must name a resource this server holds. A `urn:uuid:` left over after the
+  // router resolved the Bundle's own fullUrls names nothing; an absolute URL on another server
+  // is external (HAPI refuses those by default too). Logical references (`identifier` only),
+  // display-only references and contained (`#id`) references are not checked, as in HAPI.
+  assertReferencesResolve(resources) {
+    const issues = [];
+    for (const resource of resources) {
+      for (const { reference, path } of referencesIn(resource, resource.resourceType)) {
+        const why = this.unresolved(reference, resource);
+        if (why) {
+          issues.push({ severity: 'error', code: 'processing', diagnostics: `${why}, specified in path: ${path}`, expression: [path] });
+        }
+      }
+    }
+    if (issues.length) {
+      throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: issues });
+    }
+  }
+
+  unresolved(reference, holder) {
+    if (reference.startsWith('#')) return undefined;
+    if (reference.startsWith('urn:')) return `Unable to satisfy placeholder ID ${reference}: not in this Bundle`;
+    let local = reference;
+    if (/^https?:\/\//.test(reference)) {
+      const own = OWN_BASES.find((b) => reference.startsWith(b + '/'));
+      if (!own) return `Resource contains external reference to URL ${reference}; this server does not allow external references`;
+      local = reference.slice(own.length + 1);
+    }
+    const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/.exec(local);
+    if (!match) return `Invalid reference ${reference}`;
+    const [, type, id] = match;
+    if (this.exists(type, id) || (holder.resourceType === type && holder.id === id)) return undefined;
+    return `Resource ${type}/${id} not found`;
   }
 
   takePending() {
@@ -554,6 +630,68 @@ async function handleFhir(req, raw, method, relUrl, base) {
   return [status, oo, headers];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Authorization: a static token, or a token the authorization server vouches for
+// ---------------------------------------------------------------------------------------------
+// [status, OperationOutcome, headers] refusing the request, or undefined to let it through.
+async function authorizationRefusal(auth, method, relPath, raw) {
+  const token = /^Bearer (\S+)$/.exec(auth)?.[1];
+  const refuse = (status, error, text) => [
+    status,
+    outcome(status, status === 401 ? 'login' : 'forbidden', text),
+    { 'WWW-Authenticate': `Bearer realm="fhir"${error ? `, error="${error}"` : ''}` },
+  ];
+  if (TOKEN && token !== TOKEN) {
+    return refuse(401, '', auth ? 'Invalid bearer token' : 'Missing bearer token');
+  }
+  if (!INTROSPECTION_URL) return undefined;
+  if (!token) return refuse(401, '', 'Missing bearer token');
+  const answer = await fetch(INTROSPECTION_URL, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(INTROSPECTION_CLIENT).toString('base64')}`,
+    },
+    body: new URLSearchParams({ token }),
+  }).catch((err) => ({ ok: false, status: err.message }));
+  if (!answer.ok) {
+    return [503, outcome(503, 'transient', `Token introspection failed: ${answer.status}`), { 'Retry-After': '1' }];
+  }
+  const introspected = await answer.json();
+  if (!introspected.active) return refuse(401, 'invalid_token', 'Bearer token not active');
+  const missing = scopesNeeded(method, relPath, raw).filter((need) => !granted(introspected.scope, need));
+  if (missing.length) {
+    return refuse(403, 'insufficient_scope', `Insufficient scope: needs ${missing.join(' ')}`);
+  }
+  return undefined;
+}
+
+// SMART v1 system scopes a request needs: `system/<Type>.read|write` for each resource type it
+// touches, for a transaction or batch for each entry.
+function scopesNeeded(method, relPath, raw) {
+  const access = (m) => (m === 'GET' || m === 'HEAD' ? 'read' : 'write');
+  const typeOf = (path) => path.split('?')[0].split('/').filter(Boolean)[0];
+  if (relPath === '' && method === 'POST') {
+    let bundle;
+    try {
+      bundle = JSON.parse(raw);
+    } catch {
+      return []; // not JSON: the router answers 400
+    }
+    const needs = (bundle?.entry ?? []).map((e) => `system/${typeOf(e?.request?.url ?? '')}.${access(e?.request?.method)}`);
+    return [...new Set(needs)];
+  }
+  const type = typeOf(relPath);
+  return type ? [`system/${type}.${access(method)}`] : [];
+}
+
+function granted(scope, need) {
+  const [, type, access] = /^system\/(.+)\.(read|write)$/.exec(need);
+  return String(scope || '')
+    .split(' ')
+    .some((s) => [`system/${type}.${access}`, `system/${type}.*`, `system/*.${access}`, 'system/*.*'].includes(s));
+}
+
 const server = http.createServer(async (req, res) => {
   const t0 = performance.now();
   const method = req.method || 'GET';
@@ -582,12 +720,12 @@ const server = http.createServer(async (req, res) => {
       const relUrl = relPath + url.search;
       const isMetadata = relPath === 'metadata';
       const auth = String(req.headers.authorization || '');
-      if (TOKEN && !isMetadata && auth !== `Bearer ${TOKEN}`) {
-        [status, body] = [401, outcome(401, 'login', auth ? 'Invalid bearer token' : 'Missing bearer token')];
-        headers = { 'WWW-Authenticate': 'Bearer realm="fhir"' };
+      const raw = ['POST', 'PUT', 'PATCH'].includes(method) ? await readBody(req) : '';
+      const refusal = isMetadata ? undefined : await authorizationRefusal(auth, method, relPath, raw);
+      if (refusal) {
+        [status, body, headers] = refusal;
       } else {
         const base = `http://${req.headers.host || `${HOST}:${PORT}`}${BASE_PATH}`;
-        const raw = ['POST', 'PUT', 'PATCH'].includes(method) ? await readBody(req) : '';
         [status, body, headers] = await serialized(() => handleFhir(req, raw, method, relUrl, base));
       }
     } else {
@@ -615,7 +753,9 @@ server.listen(PORT, HOST, () => {
   console.log(
     `fhir-test-server listening on http://${HOST}:${PORT}${BASE_PATH} (startup ${ms}ms` +
       `, ${DATA_FILE ? `data file ${DATA_FILE}, ${loaded} records replayed` : 'in-memory only'}` +
-      `${TOKEN ? ', bearer token required' : ''}${ALLOW_RESET ? ', reset enabled' : ''})`
+      `${TOKEN ? ', bearer token required' : ''}${ALLOW_RESET ? ', reset enabled' : ''}` +
+      `${STRICT_REFERENCES ? ', strict references' : ''}` +
+      `${INTROSPECTION_URL ? `, tokens introspected at ${INTROSPECTION_URL}` : ''})`
   );
 });
 

@@ -1,6 +1,11 @@
 """Real parts for the worker's integration tests (STYLE.md R20): the machine's Redis on a
 database of our own (flushed before and after), the local FHIR R4 test server, and real
-`her2-adapter worker` processes. A missing service fails the run; nothing is mocked."""
+`her2-adapter worker` processes. A missing service fails the run; nothing is mocked.
+
+The FHIR test server runs with strict references, as HAPI FHIR does by default: a report naming
+an input the server does not hold is refused. So `send` stores a message's resources on the
+server before it queues the message, as an EHR holds its results before it notifies the
+adapter (`stored=False`: a message sent before its results were stored)."""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from adapter.queue import InterpretJob, make_celery
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port
 from tests.support.processes import WorkerProcess, wait_for
-from tests.support.redis_db import emptied, redis_url_for_tests
+from tests.support.redis_db import TEST_REDIS, emptied, redis_url_for_tests
 
 # Our own Redis databases: the first one no other test run on this machine holds (a file lock),
 # so two runs of this suite never flush each other's queue. TEST_WORKER_REDIS_DB forces one.
@@ -36,7 +41,9 @@ BACKOFF_MAX = 2  # retries wait 1-2 s: far below the visibility timeout (Setting
 def redis_url() -> Iterator[str]:
     forced = os.environ.get("TEST_WORKER_REDIS_DB")
     for db in (int(forced),) if forced else REDIS_DBS:
-        handle = Path(tempfile.gettempdir(), f"her2-worker-tests-redis-db{db}.lock").open("w")  # noqa: SIM115 - held for the session
+        # One lock per Redis server and database: runs on other servers (TEST_REDIS) never wait.
+        name = f"her2-worker-tests-redis-{TEST_REDIS.replace(':', '-')}-db{db}.lock"
+        handle = Path(tempfile.gettempdir(), name).open("w")  # noqa: SIM115 - held for the session
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -58,7 +65,7 @@ def redis_db(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def fhir_server() -> Iterator[FhirTestServer]:
-    with FhirTestServer(free_port(), quiet=True) as server:
+    with FhirTestServer(free_port(), strict=True, quiet=True) as server:
         yield server
 
 
@@ -140,11 +147,32 @@ def make_job(message: dict[str, Any] | str, *, job_id: str | None = None) -> Int
     )
 
 
-@pytest.fixture
-def send(app: celery.Celery, jobs: JobStore) -> Callable[..., InterpretJob]:
-    """Queue a message as the API does."""
+def ehr_holds(server: FhirTestServer, *resources: dict[str, Any]) -> None:
+    """PUT `resources` on the FHIR server in one transaction, as the EHR's own records."""
+    entries = [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+        for r in resources
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    response = server.client().post("", content=json.dumps(bundle, default=float))
+    assert response.status_code == 200, response.text
 
-    def send_(message: dict[str, Any] | str, *, job_id: str | None = None) -> InterpretJob:
+
+@pytest.fixture
+def send(
+    app: celery.Celery, jobs: JobStore, fhir_server: FhirTestServer
+) -> Callable[..., InterpretJob]:
+    """Queue a message as the API does, its resources stored on the FHIR server first."""
+
+    def send_(
+        message: dict[str, Any] | str, *, job_id: str | None = None, stored: bool = True
+    ) -> InterpretJob:
+        if stored and isinstance(message, dict):
+            bundled = message.get("resourceType") == "Bundle"
+            resources = [e.get("resource") for e in message["entry"]] if bundled else [message]
+            held = [r for r in resources if r and r.get("id")]
+            if held:
+                ehr_holds(fhir_server, *held)
         job = make_job(message, job_id=job_id)
         jobs.enqueue(app, job)
         return job

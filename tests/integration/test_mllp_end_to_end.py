@@ -4,6 +4,10 @@ server. Every message here is SYNTHETIC (no public v2 message carries HER2 ISH n
 What each test proves is read back from the FHIR server: one DiagnosticReport per case, its
 status and answer, the input Observations and the Specimen written beside it; and the offline
 form (`her2-adapter interpret --hl7v2`) gives the same answers for the same messages.
+
+The FHIR server enforces references (strict mode, as HAPI by default) and holds nothing
+beforehand: the v2 door writes its inputs and Specimen in the report's own transaction and
+names the patient by identifier, so every report here landing proves that door passes as is.
 """
 
 from __future__ import annotations
@@ -174,6 +178,7 @@ def test_every_pattern_and_correlation_give_one_report_per_case_as_offline(
     fhir_server: FhirTestServer,
     tmp_path: Path,
 ) -> None:
+    assert fhir_server.strict  # the proof that the v2 door's transactions need nothing stored
     single = [
         message("M1", "ACC-LOINC", ihc("2+"), *ish("2.5", "6.2", "2.5")),
         message("M2", "ACC-CAP", *CAP_IHC_2_ISH_GROUP_3),

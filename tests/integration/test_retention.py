@@ -24,8 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RETENTION: Final = 2
 # What may outlive the retentions: counters, heartbeats, the sweeper's lock, Celery's bindings.
-BOOKKEEPING: Final = ("her2:metrics", "her2:heartbeats:", "her2:worker:", "her2:sweeper",
-                      "_kombu.binding")  # fmt: skip
+BOOKKEEPING: Final = ("her2:metrics", "her2:heartbeats:", "her2:sweeper", "_kombu.binding")
 
 
 def kept(client: redis.Redis) -> list[str]:

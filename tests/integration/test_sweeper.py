@@ -10,8 +10,9 @@ import redis
 
 from adapter.jobs import JobState, JobStore
 from adapter.queue import QUEUE
-from tests.builders import her2_bundle, ihc_observation
-from tests.integration.conftest import make_job
+from tests.builders import her2_bundle, ihc_observation, specimen
+from tests.integration.conftest import ehr_holds, make_job
+from tests.support.fhir_server import FhirTestServer
 from tests.support.processes import WorkerProcess
 from workers.sweeper import held_task_ids
 
@@ -22,10 +23,13 @@ def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(
     jobs: JobStore,
     start_worker: Callable[..., WorkerProcess],
     settled: Callable,
+    fhir_server: FhirTestServer,
 ) -> None:
     # Accepted as the API accepts a job, then its task is gone from the broker: as when Redis
     # crashed between Celery's BRPOP and its write of the unacknowledged task.
-    lost = make_job(her2_bundle(ihc_observation("3+", id="ihc-swept")))
+    result = ihc_observation("3+", id="ihc-swept")
+    ehr_holds(fhir_server, {"resourceType": "Patient", "id": "p"}, specimen("s"), result)
+    lost = make_job(her2_bundle(result))
     jobs.enqueue(app, lost)
     redis_db.delete(QUEUE)
     start_worker()

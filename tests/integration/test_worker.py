@@ -20,7 +20,7 @@ from adapter.jobs import JobState
 from adapter.metrics import KEY as METRICS_KEY
 from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
-from tests.integration.conftest import WorkerProcess, wait_for
+from tests.integration.conftest import WorkerProcess, ehr_holds, wait_for
 from tests.support.fhir_server import FhirTestServer, free_port
 from workers.heartbeat import alive_workers
 
@@ -57,6 +57,15 @@ def the_report(server: FhirTestServer) -> dict[str, Any]:
 
 def answer(resource: dict[str, Any]) -> str:
     return resource["conclusionCode"][0]["coding"][0]["code"]
+
+
+@pytest.fixture(autouse=True)
+def ehr_patient_and_specimen(
+    fhir_server: FhirTestServer,
+    settings: Any,  # noqa: ARG001 - requested to run first: it empties the server
+) -> None:
+    """The patient and specimen the test results belong to, on the (strict) EHR server."""
+    ehr_holds(fhir_server, {"resourceType": "Patient", "id": "p"}, specimen("s1"))
 
 
 @pytest.mark.usefixtures("worker")
@@ -147,16 +156,22 @@ def test_entered_in_error_input_is_withdrawn_then_the_report_is(
     assert status["status"] == "entered-in-error"
 
 
-@pytest.mark.usefixtures("worker")
 def test_fhir_server_down_retries_until_the_report_lands(
-    fhir_server: FhirTestServer,
+    start_worker: Callable[..., WorkerProcess],
     send: Callable,
     settled: Callable,
     redis_db: redis.Redis,
+    tmp_path: Path,
 ) -> None:
-    fhir_server.stop()
+    # The EHR's server keeps its records across the outage (a data file), as a real one does.
+    ehr = FhirTestServer(free_port(), data_file=tmp_path / "ehr.jsonl", strict=True, quiet=True)
+    ehr.start()
     try:
-        job = send(her2_bundle(ihc("3+")))
+        start_worker(FHIR_SERVER_URL=ehr.base_url)
+        message = her2_bundle(ihc("3+"))
+        ehr_holds(ehr, {"resourceType": "Patient", "id": "p"}, specimen("s1"), ihc("3+"))
+        ehr.stop()
+        job = send(message, stored=False)
         wait_for(
             lambda: any(
                 k.startswith(b"her2_writeback_retries_total") for k in redis_db.hkeys(METRICS_KEY)
@@ -164,11 +179,12 @@ def test_fhir_server_down_retries_until_the_report_lands(
             30,
             "a retry",
         )
+        ehr.start()
+        record = settled(job, timeout=60)
+        assert record.state is JobState.DONE, record.outcome
+        assert the_report(ehr)["status"] == "final"
     finally:
-        fhir_server.start()
-    record = settled(job, timeout=60)
-    assert record.state is JobState.DONE, record.outcome
-    assert the_report(fhir_server)["status"] == "final"
+        ehr.close()
 
 
 @pytest.mark.usefixtures("worker")
@@ -219,6 +235,7 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
     start_worker: Callable[..., WorkerProcess],
     send: Callable,
     settled: Callable,
+    redis_db: redis.Redis,
 ) -> None:
     protected = FhirTestServer(free_port(), token="right", quiet=True)
     protected.start()
@@ -227,9 +244,60 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
         record = settled(send(her2_bundle(ihc("3+"))))
         assert record.state is JobState.FAILED
         assert record.outcome is not None
-        assert record.outcome["resourceType"] == "OperationOutcome"
+        assert record.outcome["issue"][0]["details"]["text"] == "Invalid bearer token"
+        [letter] = DeadLetterQueue(redis_db).list()
+        assert letter.reason == "auth-refused"
     finally:
         protected.close()
+
+
+@pytest.mark.usefixtures("worker")
+def test_report_whose_inputs_are_not_on_the_server_is_dead_lettered_naming_them(
+    fhir_server: FhirTestServer,
+    send: Callable,
+    settled: Callable,
+    redis_db: redis.Redis,
+    worker_env: dict[str, str],
+) -> None:
+    message = her2_bundle(ihc("2+"), ish_group_1())
+    job = send(message, stored=False)  # the EHR notified before it stored its results
+    failed = settled(job)
+    assert failed.state is JobState.FAILED
+    [letter] = DeadLetterQueue(redis_db).list()
+    assert (letter.id, letter.reason) == (job.job_id, "write-rejected")
+    assert failed.outcome is not None
+    named = " ".join(i["diagnostics"] for i in failed.outcome["issue"])
+    assert "Resource Observation/ihc-1 not found" in named
+    assert "Resource Observation/ish-1 not found" in named
+    assert reports(fhir_server) == []
+
+    ehr_holds(fhir_server, *(e["resource"] for e in message["entry"]))
+    _cli(worker_env, "dlq", "replay", job.job_id)
+    assert settled(job, state=JobState.DONE).outcome is None
+    assert answer(the_report(fhir_server)) == LA_POSITIVE
+
+
+@pytest.mark.usefixtures("worker")
+def test_inputs_named_only_by_urn_are_referenced_by_identifier_or_display_and_land(
+    fhir_server: FhirTestServer, send: Callable, settled: Callable
+) -> None:
+    by_identifier, described = ihc("3+"), ish_group_1()
+    del by_identifier["id"], described["id"]
+    by_identifier["identifier"] = [{"system": "urn:lab:result", "value": "R-7"}]
+    message = her2_bundle(by_identifier, described)
+    for n, entry in enumerate(message["entry"]):
+        entry["fullUrl"] = f"urn:uuid:3b2f4d6e-0000-4000-8000-00000000000{n}"
+    assert settled(send(message)).state is JobState.DONE
+    report = the_report(fhir_server)
+    assert report["result"][1:] == [
+        {"type": "Observation", "identifier": {"system": "urn:lab:result", "value": "R-7"}},
+        {
+            "type": "Observation",
+            "display": f"Observation {message['entry'][1]['fullUrl']} of the message: "
+            "no id or identifier",
+        },
+    ]
+    assert report["result"][0]["reference"].startswith("Observation/")
 
 
 @pytest.fixture

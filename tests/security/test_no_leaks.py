@@ -190,7 +190,7 @@ def test_no_secret_and_no_patient_data_leaves_serve_worker_or_dlq(
         [SCRIPT, "dlq", "list"], env=serve.env, capture_output=True, text=True, timeout=60
     )
     assert listed.returncode == 0, listed.stderr
-    assert "write-rejected" in listed.stdout
+    assert "auth-refused" in listed.stdout  # the FHIR server refused the token
     transcript.add(listed.stdout + listed.stderr)
 
     # Redis down (with a password in its URL): 503 from the API, an error line from dlq list.

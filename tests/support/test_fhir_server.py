@@ -235,6 +235,92 @@ def test_token_is_enforced_when_set() -> None:
         assert srv.read("Patient", "p1") is not None
 
 
+@pytest.fixture(scope="module")
+def strict_server() -> Iterator[FhirTestServer]:
+    with FhirTestServer(free_port(), strict=True, quiet=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+def strict(strict_server: FhirTestServer) -> httpx.Client:
+    strict_server.reset()
+    return strict_server.client()
+
+
+def test_strict_server_refuses_a_report_naming_what_it_does_not_hold(
+    strict_server: FhirTestServer, strict: httpx.Client
+) -> None:
+    refused = strict.post("", json=case_bundle("case-1"))  # Patient/pat-1, Specimen/spec-1 absent
+    assert refused.status_code == 400
+    issues = refused.json()["issue"]
+    assert {i["diagnostics"] for i in issues} >= {
+        "Resource Patient/pat-1 not found, specified in path: DiagnosticReport.subject",
+        "Resource Specimen/spec-1 not found, specified in path: DiagnosticReport.specimen[0]",
+    }
+    assert {i["code"] for i in issues} == {"processing"}
+    assert strict_server.search("DiagnosticReport") == []  # all or nothing
+
+    holder = {"resourceType": "Patient", "id": "pat-1"}
+    assert strict.put("/Patient/pat-1", json=holder).status_code == 201
+    specimen = {
+        "resourceType": "Specimen",
+        "id": "spec-1",
+        "subject": {"reference": "Patient/pat-1"},
+    }
+    assert strict.put("/Specimen/spec-1", json=specimen).status_code == 201
+    assert strict.post("", json=case_bundle("case-1")).status_code == 200
+
+
+@pytest.mark.usefixtures("strict")
+def test_strict_server_resolves_references_among_one_bundles_entries_in_any_order(
+    strict_server: FhirTestServer,
+) -> None:
+    bundle = case_bundle("case-2")
+    patient = {"resourceType": "Patient", "id": "pat-1"}
+    specimen = {
+        "resourceType": "Specimen",
+        "id": "spec-1",
+        "subject": {"reference": "Patient/pat-1"},
+    }
+    for resource in (specimen, patient):  # after the report that names them
+        url = f"{resource['resourceType']}/{resource['id']}"
+        bundle["entry"].append({"resource": resource, "request": {"method": "PUT", "url": url}})
+    response = strict_server.client().post("", json=bundle)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.usefixtures("strict")
+def test_strict_server_refuses_placeholders_and_external_urls_but_not_logical_references(
+    strict_server: FhirTestServer,
+) -> None:
+    fhir = strict_server.client()
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "HER2"},
+        "derivedFrom": [
+            {"reference": "urn:uuid:8c1a7c52-0000-4000-8000-000000000001"},
+            {"reference": "https://elsewhere.example/fhir/Observation/x"},
+        ],
+    }
+    refused = fhir.put("/Observation/o1", json={**observation, "id": "o1"})
+    assert refused.status_code == 400
+    assert [i["expression"] for i in refused.json()["issue"]] == [
+        ["Observation.derivedFrom[0]"],
+        ["Observation.derivedFrom[1]"],
+    ]
+    logical = {
+        **observation,
+        "id": "o2",
+        "derivedFrom": [
+            {"type": "Observation", "identifier": {"system": SYSTEM, "value": "ihc-1"}},
+            {"display": "an input without id"},
+            {"reference": f"{strict_server.base_url}/Observation/o2"},  # its own URL: local
+        ],
+    }
+    assert fhir.put("/Observation/o2", json=logical).status_code == 201
+
+
 def test_data_file_survives_stop_and_kill(tmp_path: Path) -> None:
     data_file = tmp_path / "fhir.jsonl"
     with FhirTestServer(free_port(), data_file=data_file) as srv:

@@ -78,7 +78,7 @@ def test_supporting_resources_are_kept_by_name() -> None:
     spec = specimen("s")
     case, _ = merge(empty(), [(ihc_observation("2+"), None)], [(spec, "urn:uuid:spec")])
     assert case.support == {"urn:uuid:spec": {"fullUrl": "urn:uuid:spec", "resource": spec}}
-    assert case.full_urls() == {"urn:uuid:spec": "Specimen/s"}
+    assert case.all_entries()[1:] == [{"fullUrl": "urn:uuid:spec", "resource": spec}]
 
 
 def test_site_override_is_remembered() -> None:

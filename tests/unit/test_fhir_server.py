@@ -1,4 +1,4 @@
-"""The write-back client's status table and auth (adapter/fhir_server.py).
+"""The write-back client's status table and auth (fhir_server.py, http_status.py, fhir_auth.py).
 
 The unit under test is the mapping of HTTP statuses and transport faults to typed errors, and
 the token handling, so the HTTP layer here is `httpx.MockTransport`: a scripted server, not a
@@ -13,15 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from adapter.errors import DependencyUnavailable, WriteRejected
-from adapter.fhir_server import (
-    ClientCredentials,
-    DirectorySink,
-    FhirServer,
-    StaticToken,
-    write_back_target,
-)
+from adapter.errors import AuthorizationRefused, DependencyUnavailable, WriteRejected
+from adapter.fhir_auth import ClientCredentials, StaticToken
+from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
+from adapter.oauth_client import ClientSecret
 from adapter.settings import Settings
 
 BASE = "http://fhir.test/R4"
@@ -57,6 +54,13 @@ def test_other_4xx_are_write_rejected_with_the_servers_outcome(status: int) -> N
     assert caught.value.outcome == OUTCOME
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_are_authorization_refused(status: int) -> None:
+    with pytest.raises(AuthorizationRefused) as caught:
+        server(lambda _: httpx.Response(status, json=OUTCOME)).transaction(BUNDLE)
+    assert caught.value.outcome == OUTCOME
+
+
 def test_connect_and_timeout_faults_are_dependency_unavailable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
@@ -89,8 +93,10 @@ def test_static_token_is_sent_as_bearer() -> None:
         seen.append(request.headers.get("Authorization", ""))
         return httpx.Response(200, json={"resourceType": "CapabilityStatement"})
 
-    server(answer, auth=StaticToken("t0k")).check()
-    assert seen == ["Bearer t0k"]
+    fhir = server(answer, auth=StaticToken("t0k"))
+    fhir.read("Observation/o1")
+    fhir.check()  # metadata is public: no token sent
+    assert seen == ["Bearer t0k", ""]
 
 
 def test_client_credentials_token_is_cached_and_refreshed_once_on_401() -> None:
@@ -107,13 +113,14 @@ def test_client_credentials_token_is_cached_and_refreshed_once_on_401() -> None:
         calls.append(auth)
         if auth == "Bearer first" and calls.count("Bearer first") > 1:
             return httpx.Response(401, json=OUTCOME)  # revoked
-        return httpx.Response(200, json={"resourceType": "CapabilityStatement"})
+        return httpx.Response(200, json={"resourceType": "Observation"})
 
-    auth = ClientCredentials("http://fhir.test/token", "id", "secret", "system/*.write")
+    secret = ClientSecret("id", SecretStr("secret"))
+    auth = ClientCredentials("http://fhir.test/token", "system/*.write", secret)
     fhir = server(answer, auth=auth)
-    fhir.check()
-    fhir.check()
-    fhir.check()
+    fhir.read("Observation/o1")
+    fhir.read("Observation/o1")
+    fhir.read("Observation/o1")
     assert calls == [
         "token",
         "Bearer first",
@@ -122,6 +129,33 @@ def test_client_credentials_token_is_cached_and_refreshed_once_on_401() -> None:
         "Bearer second",
         "Bearer second",
     ]
+
+
+def test_a_refused_token_request_names_the_oauth_error_but_no_secret() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/token"
+        refusal = {"error": "invalid_client", "error_description": "client\nauthentication failed"}
+        return httpx.Response(401, json=refusal)
+
+    secret = ClientSecret("id", SecretStr("s3cr3t-value"))
+    fhir = server(
+        answer, auth=ClientCredentials("http://fhir.test/token", "system/*.write", secret)
+    )
+    with pytest.raises(AuthorizationRefused) as caught:
+        fhir.read("Observation/o1")
+    assert str(caught.value) == (
+        "token request to http://fhir.test/token refused: HTTP 401: "
+        "invalid_client (client authentication failed)"
+    )
+    assert caught.value.status == 401
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_an_unavailable_token_server_is_a_transient_fault() -> None:
+    secret = ClientSecret("id", SecretStr("secret"))
+    auth = ClientCredentials("http://fhir.test/token", "system/*.write", secret)
+    with pytest.raises(DependencyUnavailable):
+        server(lambda _: httpx.Response(503), auth=auth).read("Observation/o1")
 
 
 def test_directory_sink_writes_one_named_file_per_bundle(tmp_path: Path) -> None:

@@ -109,3 +109,8 @@ def test_not_json_and_unregistered_files(tmp_path: Path) -> None:
     (tmp_path / "m" / "inbound-text.conceptmap.json").write_text("{")
     with pytest.raises(MappingError, match=r"inbound-text\.conceptmap\.json: cannot read"):
         load_mappings(tmp_path / "m")
+
+
+def test_a_directory_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match=rf"{tmp_path / 'absent'}: no such directory"):
+        load_mappings(tmp_path / "absent")
