@@ -16,11 +16,20 @@ import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
-from tests.contract.model import Call, Case, Mark, Measure, Number, Report, Score, Unscored, Value
+from tests.contract.model import (
+    Call,
+    Case,
+    Mark,
+    Number,
+    Report,
+    Score,
+    Unscored,
+    Value,
+    value_text,
+)
 from tests.contract.oracle import select
 from tests.contract.outputs import LABELS, CaseOutput
 
-LABEL = dict(zip(Measure, LABELS, strict=True))
 NUMBER = re.compile(r"^(<=|>=|<|>)?\s*(\S+)$")
 
 
@@ -49,7 +58,7 @@ def shown(value: Value, text: str) -> bool:
 
 
 def label(report: Report) -> str:
-    return ("recount: " if report.recount else "") + LABEL[report.measure]
+    return ("recount: " if report.recount else "") + LABELS[report.measure]
 
 
 def used(case: Case, report: Report) -> bool:
@@ -63,9 +72,10 @@ def value_problems(case: Case, got: CaseOutput) -> list[str]:
     problems = []
     for report in case.reports:
         if used(case, report) and not any(
-            f.label == label(report) and shown(report.value, f.value) for f in got.facts
+            f.label == label(report) and shown(report.value, f.value) and not f.superseded
+            for f in got.facts
         ):
-            problems.append(f"{label(report)} {report.value} not in Results used")
+            problems.append(f"{label(report)} {value_text(report.value)} not in Results used")
     return problems
 
 

@@ -95,6 +95,17 @@ class Number:
 Value = Score | Unscored | Call | Number | Mark
 
 
+def value_text(value: Value) -> str:
+    """A value as a person writes it: "0 ultralow", "unscored negative", "< 2.2", "failed"."""
+    if isinstance(value, Score):
+        return f"{value.score} {value.subclass or ''}".strip()
+    if isinstance(value, Unscored):
+        return f"unscored {value.answer}"
+    if isinstance(value, Call):
+        return value.answer
+    return value.value if isinstance(value, Mark) else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """One value of one measure as one input reported it."""
@@ -112,15 +123,7 @@ class Report:
         return not self.withdrawn and self.value is not Mark.NOT_PERFORMED
 
     def __str__(self) -> str:
-        value = self.value
-        if isinstance(value, Score):
-            text = f"{value.score} {value.subclass or ''}".strip()
-        elif isinstance(value, Unscored):
-            text = f"unscored {value.answer}"
-        elif isinstance(value, Call):
-            text = value.answer
-        else:
-            text = value.value if isinstance(value, Mark) else str(value)
+        text = value_text(self.value)
         when = self.time.strftime("%d %b") if self.time else ""
         marks = [self.status.value, when, "withdrawn" * self.withdrawn, "recount" * self.recount]
         return f"{self.measure.value} {text} ({', '.join(m for m in marks if m)})"

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tests.contract.model import Measure
+
 Json = dict[str, Any]
 STATUS_CODES: Final = {
     "LA6576-8": "Positive",
@@ -26,17 +28,21 @@ NEXT_STEPS: Final = frozenset(
     }
 )
 CATEGORIES: Final = frozenset({"HER2-low", "HER2-ultralow", "HER2-null", "HER2-0", "HER2-positive"})
-# How the conclusion labels each measure (the product's words, kept in this one place).
-LABELS: Final = (
-    "IHC score",
-    "HER2/CEP17 ratio",
-    "average HER2 signals per cell",
-    "average CEP17 signals per cell",
-    "ISH result",
-)
+# How the conclusion labels each measure (the product's words, kept in this one place), and
+# the other labels of its "Results used" line (a test not done, a status reported earlier).
+LABELS: Final = {
+    Measure.IHC: "IHC score",
+    Measure.RATIO: "HER2/CEP17 ratio",
+    Measure.HER2: "average HER2 signals per cell",
+    Measure.CEP17: "average CEP17 signals per cell",
+    Measure.CALL: "ISH result",
+}
+OTHER_LABELS: Final = ("ISH", "HER2 status reported with the results")
 FACT: Final = re.compile(
-    r"^(?P<recount>recount: )?(?:(?P<label>" + "|".join(map(re.escape, LABELS)) + r"): )?"
-    r"(?P<value>.*) \[(?P<ref>[^\]]*?)(?:, preliminary)?\](?: \(tied reports that differ\))?$"
+    r"^(?P<recount>recount: )?(?:(?P<label>"
+    + "|".join(map(re.escape, (*LABELS.values(), *OTHER_LABELS)))
+    + r"): )?(?P<value>.*) \[(?P<ref>[^\],]*)(?P<marks>[^\]]*)\]"
+    + r"(?: \(tied reports that differ\))?$"
 )
 
 
@@ -45,6 +51,7 @@ class Fact:
     label: str  # "IHC score", ... with "recount: " in front for a recount's values
     value: str  # as the conclusion shows it: "1+", "< 2.2", "0 (ultralow)", "test failed"
     reference: str
+    superseded: bool = False  # listed, but set aside by precedence (contract 1.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +84,8 @@ def facts_of(conclusion: str) -> tuple[Fact, ...]:
             continue
         if match["label"]:
             label = (match["recount"] or "") + match["label"]
-        facts.append(Fact(label, match["value"], match["ref"]))
+        superseded = "superseded" in match["marks"]
+        facts.append(Fact(label, match["value"], match["ref"], superseded))
     return tuple(facts)
 
 
