@@ -33,7 +33,9 @@ def organ_concept(c: Chooser, organ: str) -> Json:
     """By SNOMED CT code, by text, or by a coding with only a display (1.4)."""
     entry = ORGANS[organ]
     text = c.pick(entry.texts)
-    spelling = c.pick(("code", "text", "display"))
+    spelling = c.pick(("code", "code only", "text", "display"))
+    if spelling == "code only":
+        return {"coding": [fv.coding(fv.SCT, entry.snomed)]}
     if spelling == "code":
         return {"coding": [{**fv.coding(fv.SCT, entry.snomed), "display": text}]}
     if spelling == "display":
