@@ -13,19 +13,18 @@ every command that cannot start says why in one line and exits 1 (`adapter.comma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from adapter import __version__
-from adapter.commands import alive, demo, dlq, jwks, mllp, serve, startup, worker
+from adapter.commands import alive, demo, dlq, jwks, mllp, qa, serve, startup, worker
 from adapter.errors import BadInput, UnreadableMessage
 from adapter.fhir.json_input import parse_json
+from adapter.fhir.json_output import dumps
 from adapter.fhir.outcome import exception_outcome, operation_outcome
 from adapter.fhir.report import collection_bundle
 from adapter.interpretation.model import SiteGroup
@@ -96,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     mllp.register(commands)
     alive.register(commands)
     jwks.register(commands)
+    qa.register(commands)
     return parser
 
 
@@ -153,7 +153,7 @@ class Run:
             any_good = True
             resources.extend(self._good(shown, message.warnings, message.cases, message.resources))
         if any_good and not self.text:
-            _print(_json(collection_bundle(resources), indent=2))
+            _print(dumps(collection_bundle(resources), indent=2))
         return status
 
     def _good(
@@ -202,7 +202,7 @@ class Run:
                 any_good = True
                 resources.extend(self._good(where, result.warnings, result.cases, result.resources))
         if any_good and not self.text:
-            _print(_json(collection_bundle(resources), indent=2))
+            _print(dumps(collection_bundle(resources), indent=2))
         return status
 
     def ndjson(self, name: str) -> int:
@@ -233,14 +233,14 @@ class Run:
                 summaries = (summary_line(c.case, c.interpretation) for c in message.cases)
                 _print(f"{where}: " + " | ".join(summaries))
             else:
-                _print(_json(collection_bundle(message.resources)))
+                _print(dumps(collection_bundle(message.resources)))
         return status
 
     def _bad_line(self, outcome: dict[str, Any]) -> None:
         if self.text:
             _print("; ".join(issue["diagnostics"] for issue in outcome["issue"]))
         else:
-            _print(_json(outcome))
+            _print(dumps(outcome))
 
 
 def _read(name: str) -> bytes:
@@ -260,21 +260,6 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 def _shown(name: str) -> str:
     return "<stdin>" if name == STDIN else name
-
-
-def _json(resource: dict[str, Any], *, indent: int | None = None) -> str:
-    separators = None if indent else (",", ":")
-    return json.dumps(
-        resource, indent=indent, separators=separators, ensure_ascii=False, default=_decimal
-    )
-
-
-def _decimal(value: object) -> float:
-    """A Decimal as a JSON number. Output resources carry reported numbers only as the input
-    wrote them (up to 15 significant digits), which a float's shortest repr prints unchanged."""
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _print(line: str, stream: TextIO | None = None) -> None:

@@ -10,11 +10,10 @@ the worker's key.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
-from decimal import Decimal
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,6 +21,7 @@ import httpx
 
 from adapter.errors import DependencyUnavailable, WriteRejected
 from adapter.fhir.json_input import parse_json
+from adapter.fhir.json_output import dumps
 from adapter.fhir_auth import outbound_auth
 from adapter.http_status import raise_for_status
 from adapter.settings import Settings
@@ -30,7 +30,7 @@ FHIR_JSON: Final = "application/fhir+json"
 
 
 class FhirServer:
-    """The EHR's FHIR R4 server: transaction, read, metadata check."""
+    """The EHR's FHIR R4 server: transaction, read, search (paged), metadata check."""
 
     def __init__(self, http: httpx.Client, base_url: str, auth: httpx.Auth | None = None) -> None:
         self._http = http
@@ -60,6 +60,37 @@ class FhirServer:
         """GET metadata, without a token (public); raises DependencyUnavailable or WriteRejected."""
         self._send("GET", f"{self._base}/metadata", "metadata", authenticated=False)
 
+    def search(self, resource_type: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every page (a `searchset` Bundle) of `GET <type>?<params>`, one at a time.
+
+        Follows the `next` links; a server that gives none but a `total` beyond the entries
+        read so far is asked for the following page by `_offset`. Raises as `read` does.
+        """
+        action = f"search {resource_type}"
+        url: str = f"{self._base}/{resource_type}"
+        query: Mapping[str, str] | None = params
+        read = 0
+        while True:
+            page = parse_json(self._send("GET", url, action, params=query).content)
+            yield page
+            entries = [e for e in page.get("entry") or () if isinstance(e, dict)]
+            read += len(entries)
+            following = next(
+                (
+                    link.get("url")
+                    for link in page.get("link") or ()
+                    if link.get("relation") == "next"
+                ),
+                None,
+            )
+            total = page.get("total")
+            if isinstance(following, str) and following:
+                url, query = following, None
+            elif entries and isinstance(total, int) and read < total and query is not None:
+                query = {**params, "_offset": str(read)}
+            else:
+                return
+
     def _send(
         self,
         method: str,
@@ -68,6 +99,7 @@ class FhirServer:
         content: bytes | None = None,
         *,
         authenticated: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         headers = {"Accept": FHIR_JSON}
         if content is not None:
@@ -77,6 +109,7 @@ class FhirServer:
                 method,
                 url,
                 content=content,
+                params=params,
                 headers=headers,
                 auth=(self._auth or httpx.USE_CLIENT_DEFAULT) if authenticated else None,
             )
@@ -148,12 +181,4 @@ def _relative(location: str, base: str) -> str:
 
 
 def _json_bytes(resource: dict[str, Any]) -> bytes:
-    return json.dumps(resource, default=_decimal, ensure_ascii=False).encode()
-
-
-def _decimal(value: object) -> float:
-    # Output resources carry reported numbers as the input wrote them (<= 15 significant
-    # digits), which a float's shortest repr prints unchanged (as the command line does).
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return dumps(resource).encode()

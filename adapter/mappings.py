@@ -28,12 +28,14 @@ from pydantic import ValidationError
 
 from adapter.data_files import shipped
 from adapter.errors import MappingError
-from adapter.interpretation.model import Category, Flag, NextStep
+from adapter.interpretation.model import Category, Flag, NextStep, SiteGroup
 
 CODESYSTEM_URL: Final = "https://her2-fhir-adapter.org/fhir/CodeSystem/her2-adapter"
 TEXT_SYSTEM: Final = "https://her2-fhir-adapter.org/fhir/text-form"  # group.source of text forms
 ORGAN_PROPERTY: Final = CODESYSTEM_URL + "#organ"
 CODESYSTEM_FILE: Final = "her2-adapter.codesystem.json"
+BENCHMARKS_FILE: Final = "qa-benchmarks.json"  # the QA report's bands: adapter/benchmarks.py
+NOT_CONCEPT_MAPS: Final = frozenset({CODESYSTEM_FILE, BENCHMARKS_FILE})
 ANSWER_KINDS: Final = frozenset({"ihc-answer", "ihc-subclass", "ish-answer", "failed", "status"})
 
 
@@ -69,6 +71,9 @@ REQUIRED_CONCEPTS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "category": frozenset(category.value for category in Category),
         "flag": frozenset(flag.value for flag in Flag),
         "component": frozenset({"ish-group"}),
+        # Codes of the status Observation's QA extensions (adapter/fhir/qa_extensions.py).
+        "site": frozenset(f"site-{group.value}" for group in SiteGroup),
+        "ish-kind": frozenset({"ish-dual-probe-ratio", "ish-single-probe", "ish-qualitative"}),
         "role": frozenset(
             {
                 "ihc-score",
@@ -153,7 +158,7 @@ def load_mappings(directory: Traversable) -> Mappings:
     if not directory.is_dir():
         raise MappingError(f"{directory}: no such directory")
     files = sorted(p.name for p in directory.iterdir() if p.name.endswith(".json"))
-    unknown = [name for name in files if name != CODESYSTEM_FILE and name not in REGISTRY]
+    unknown = [name for name in files if name not in NOT_CONCEPT_MAPS and name not in REGISTRY]
     if unknown:
         raise MappingError(f"mappings/{unknown[0]}: not in adapter.mappings.REGISTRY")
     for name in (CODESYSTEM_FILE, *REGISTRY):
@@ -165,7 +170,7 @@ def load_mappings(directory: Traversable) -> Mappings:
     by_system: dict[tuple[str, str], tuple[Target, ...]] = {}
     for name, concern in REGISTRY.items():
         where = f"mappings/{name}"
-        cmap = _validated(where, _read_json(directory / name, where), ConceptMap)
+        cmap = _validated(where, read_json(directory / name, where), ConceptMap)
         for system, target, entry in _unmapped(where, cmap, concern, concepts):
             _put(by_system, (concern.name, system), (target,), entry)
         for key_system, key_code, targets, entry in _entries(where, cmap, concern, concepts):
@@ -192,8 +197,13 @@ def load_mappings(directory: Traversable) -> Mappings:
 @cache
 def default_mappings() -> Mappings:
     """The shipped `mappings/` (or `$ADAPTER_MAPPINGS_DIR`), loaded once per process."""
+    return load_mappings(mappings_directory())
+
+
+def mappings_directory() -> Traversable:
+    """`$ADAPTER_MAPPINGS_DIR`, else the `mappings/` shipped in the package."""
     override = os.environ.get("ADAPTER_MAPPINGS_DIR")
-    return load_mappings(Path(override) if override else shipped("mappings"))
+    return Path(override) if override else shipped("mappings")
 
 
 def _put(
@@ -206,7 +216,8 @@ def _put(
     table[key] = targets
 
 
-def _read_json(path: Traversable, where: str) -> dict[str, Any]:
+def read_json(path: Traversable, where: str) -> dict[str, Any]:
+    """A mapping file's JSON object; raises MappingError naming the file (`where`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -222,16 +233,20 @@ def _validated(where: str, data: dict[str, Any], model: type[ConceptMap] | type[
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(
-            "."
-        )
-        raise MappingError(f"{where}: {path or model.__name__}: {first['msg']}") from error
+        raise validation_error(where, error, model.__name__) from error
+
+
+def validation_error(where: str, error: ValidationError, root: str) -> MappingError:
+    """A pydantic error as `file: field.path: message` (the first error; `root` when the
+    error sits on the whole file)."""
+    first = error.errors()[0]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    return MappingError(f"{where}: {path or root}: {first['msg']}")
 
 
 def _read_codesystem(path: Traversable) -> dict[str, Target]:
     where = f"mappings/{path.name}"
-    system: CodeSystem = _validated(where, _read_json(path, where), CodeSystem)
+    system: CodeSystem = _validated(where, read_json(path, where), CodeSystem)
     if system.url != CODESYSTEM_URL:
         raise MappingError(f"{where}: url must be {CODESYSTEM_URL}")
     concepts: dict[str, Target] = {}

@@ -2,57 +2,64 @@
 
 The API, the MLLP listener and each worker are separate processes (often on separate hosts), so
 an in-process Prometheus registry would show only the API's own share. Every process adds to
-one Redis hash instead, and `GET /metrics` renders it in the Prometheus text format.
+one Redis hash instead; `GET /metrics` exposes it through `prometheus-client` (a collector over
+the hash, `RedisCollector`), so the text format is the library's, not ours.
 
 Names and labels are fixed here, in one table, so a typo fails loudly instead of creating a new
-series. Label values are codes (reasons, statuses), never patient data.
+series. Label values are codes (reasons, statuses), never patient data. Hash fields:
+`<name>|<label values joined by SEP>` for counters; `<name>_in|<bound>` (the one bucket a value
+fell in; `+Inf` above the last), `<name>_count|` and `<name>_sum|` for histograms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import redis
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
 
 KEY: Final = "her2:metrics"
 BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SEP: Final = "\x1f"  # between label values in a field: no code holds it
 
 
 @dataclass(frozen=True, slots=True)
-class Metric:
+class Definition:
     help: str
     kind: str  # "counter" or "histogram"
     labels: tuple[str, ...] = ()
 
 
-METRICS: Final[Mapping[str, Metric]] = {
-    "her2_messages_received_total": Metric("Messages received, by door", "counter", ("door",)),
-    "her2_messages_accepted_total": Metric(
+METRICS: Final[Mapping[str, Definition]] = {
+    "her2_messages_received_total": Definition("Messages received, by door", "counter", ("door",)),
+    "her2_messages_accepted_total": Definition(
         "Messages accepted and queued, by door", "counter", ("door",)
     ),
-    "her2_messages_rejected_total": Metric(
+    "her2_messages_rejected_total": Definition(
         "Messages rejected, by door and reason", "counter", ("door", "reason")
     ),
-    "her2_cases_interpreted_total": Metric(
+    "her2_cases_interpreted_total": Definition(
         "Cases interpreted, by HER2 status", "counter", ("status",)
     ),
-    "her2_writeback_seconds": Metric("Write-back latency per Bundle", "histogram"),
-    "her2_writeback_retries_total": Metric(
+    "her2_writeback_seconds": Definition("Write-back latency per Bundle", "histogram"),
+    "her2_writeback_retries_total": Definition(
         "Write-back attempts retried, by reason", "counter", ("reason",)
     ),
-    "her2_dead_lettered_total": Metric(
+    "her2_dead_lettered_total": Definition(
         "Jobs moved to the dead-letter queue, by reason", "counter", ("reason",)
     ),
-    "her2_jobs_resubmitted_total": Metric(
+    "her2_jobs_resubmitted_total": Definition(
         "Accepted jobs the broker lost, submitted again by the sweeper", "counter"
     ),
-    "her2_mllp_acks_total": Metric("MLLP acknowledgements sent, by code", "counter", ("code",)),
-    "her2_hl7v2_patterns_total": Metric(
+    "her2_mllp_acks_total": Definition("MLLP acknowledgements sent, by code", "counter", ("code",)),
+    "her2_hl7v2_patterns_total": Definition(
         "HL7 v2 HER2 results read, by coding pattern", "counter", ("pattern",)
     ),
-    "her2_hl7v2_not_interpreted_total": Metric(
+    "her2_hl7v2_not_interpreted_total": Definition(
         "HL7 v2 messages acknowledged AA without a HER2 result (nothing queued)", "counter"
     ),
 }
@@ -80,58 +87,69 @@ class Metrics:
             return  # counting must not turn a good message into a failure
 
     def observe(self, name: str, seconds: float) -> None:
-        metric = METRICS[name]
-        if metric.kind != "histogram":
-            raise ValueError(f"{name} is a {metric.kind}, not a histogram")
+        definition = METRICS[name]
+        if definition.kind != "histogram":
+            raise ValueError(f"{name} is a {definition.kind}, not a histogram")
         # Only the one bucket the value falls in is counted (`_in`, not cumulative; None: above
-        # the last bound); render() adds them up into Prometheus's cumulative `_bucket`s.
+        # the last bound); the collector adds them up into Prometheus's cumulative `_bucket`s.
         bucket = next((bound for bound in BUCKETS if seconds <= bound), None)
         try:
             pipe = self._redis.pipeline(transaction=False)
             if bucket is not None:
-                pipe.hincrby(KEY, f"{name}_in|le={bucket}", 1)
+                pipe.hincrby(KEY, f"{name}_in|{bucket}", 1)
             pipe.hincrby(KEY, f"{name}_count|", 1)
             pipe.hincrbyfloat(KEY, f"{name}_sum|", seconds)
             pipe.execute()
         except redis.RedisError:
             return
 
-    def render(self) -> str:
+    def render(self) -> bytes:
         """The Prometheus text exposition of every metric (zero where nothing was counted)."""
-        stored = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in self._redis.hgetall(KEY).items()
-        }
-        lines: list[str] = []
-        for name, metric in METRICS.items():
-            lines.append(f"# HELP {name} {metric.help}")
-            lines.append(f"# TYPE {name} {metric.kind}")
-            if metric.kind == "histogram":
-                cumulative = 0
-                for bound in BUCKETS:
-                    cumulative += int(stored.get(f"{name}_in|le={bound}", "0"))
-                    lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative}')
-                total = stored.get(f"{name}_count|", "0")
-                lines.append(f'{name}_bucket{{le="+Inf"}} {total}')
-                lines.append(f"{name}_count {total}")
-                lines.append(f"{name}_sum {stored.get(f'{name}_sum|', '0')}")
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(RedisCollector(self._redis))
+        return generate_latest(registry)
+
+
+class RedisCollector(Collector):
+    """The shared hash as Prometheus metric families, read in one round trip per scrape."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def collect(self) -> Iterator[Metric]:
+        stored = {_text(k): _text(v) for k, v in self._redis.hgetall(KEY).items()}
+        for name, definition in METRICS.items():
+            if definition.kind == "histogram":
+                yield _histogram(name, definition, stored)
                 continue
-            series = [(k, v) for k, v in stored.items() if k.split("|", 1)[0] == name]
-            if not series and not metric.labels:
-                lines.append(f"{name} 0")
-            for key, value in sorted(series):
-                label_text = key.split("|", 1)[1]
-                lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
-        return "\n".join(lines) + "\n"
+            family = CounterMetricFamily(name, definition.help, labels=definition.labels)
+            series = {k: v for k, v in stored.items() if k.split("|", 1)[0] == name}
+            if not series and not definition.labels:
+                family.add_metric([], 0)
+            for field, value in sorted(series.items()):
+                values = field.split("|", 1)[1]
+                family.add_metric(values.split(SEP) if definition.labels else [], float(value))
+            yield family
+
+
+def _histogram(name: str, definition: Definition, stored: Mapping[str, str]) -> Metric:
+    cumulative, buckets = 0, []
+    for bound in BUCKETS:
+        cumulative += int(stored.get(f"{name}_in|{bound}", "0"))
+        buckets.append((str(bound), cumulative))
+    count = int(stored.get(f"{name}_count|", "0"))
+    buckets.append(("+Inf", count))
+    return HistogramMetricFamily(
+        name, definition.help, buckets=buckets, sum_value=float(stored.get(f"{name}_sum|", "0"))
+    )
 
 
 def _field(name: str, labels: Mapping[str, str]) -> str:
-    metric = METRICS[name]  # KeyError: an unknown metric is a programming error
-    if set(labels) != set(metric.labels):
-        raise ValueError(f"{name} takes labels {metric.labels}, got {tuple(labels)}")
-    label_text = ",".join(f'{k}="{_escape(labels[k])}"' for k in metric.labels)
-    return f"{name}|{label_text}"
+    definition = METRICS[name]  # KeyError: an unknown metric is a programming error
+    if set(labels) != set(definition.labels):
+        raise ValueError(f"{name} takes labels {definition.labels}, got {tuple(labels)}")
+    return f"{name}|" + SEP.join(labels[k] for k in definition.labels)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

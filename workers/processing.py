@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -41,7 +42,11 @@ from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
 
 JsonDict = dict[str, Any]
 log = logging.getLogger("her2.worker")
-SUPPORT_TYPES: Final = frozenset({"Specimen", "Patient"})
+# What a case keeps beside its inputs, so that re-reading the stored case finds its site
+# (Specimen), subject (Patient) and laboratory (a performer Organization, else the sender of a
+# MessageHeader); reached from the inputs through these fields.
+SUPPORT_TYPES: Final = frozenset({"Specimen", "Patient", "Organization"})
+SUPPORT_FIELDS: Final = ("specimen", "subject", "performer", "sender")
 WITHDRAWN: Final = "entered-in-error"
 
 
@@ -84,7 +89,7 @@ def interpret_job(job: InterpretJob, services: Services) -> list[str]:
         arrivals = plan.setdefault(case.key, _Arrivals())
         members = [e for e in entries if References.name(e) in case.inputs]
         arrivals.inputs += [(e.resource, e.full_url) for e in members]
-        arrivals.support += _support(members, refs)
+        arrivals.support += _support(members, entries, refs)
     written: list[str] = []
     for key, arrivals in plan.items():
         written += _settle(job, key, arrivals, services, v2)
@@ -206,15 +211,18 @@ def _withdrawn(last: tuple[JsonDict, ...], recorded: datetime) -> list[JsonDict]
     return [observation, report, provenance]
 
 
-def _support(members: list[Entry], refs: References) -> list[tuple[JsonDict, str | None]]:
-    """The Specimen / Patient entries the case's Observations (and their Specimen) point at."""
-    found: dict[int, Entry] = {}
-    pending = list(members)
+def _support(
+    members: list[Entry], entries: Sequence[Entry], refs: References
+) -> list[tuple[JsonDict, str | None]]:
+    """The message's MessageHeaders and the Specimen / Patient / Organization entries the
+    case's Observations (and what they reach) point at."""
+    headers = [e for e in entries if e.resource.get("resourceType") == "MessageHeader"]
+    found: dict[int, Entry] = {id(header): header for header in headers}
+    pending = [*members, *headers]
     while pending:
         entry = pending.pop()
-        resource = entry.resource
-        for name in ("specimen", "subject"):
-            target = refs.resolve(reference_of(resource.get(name)))
+        for ref in _support_references(entry.resource):
+            target = refs.resolve(ref)
             if (
                 target is not None
                 and target.resource.get("resourceType") in SUPPORT_TYPES
@@ -225,8 +233,19 @@ def _support(members: list[Entry], refs: References) -> list[tuple[JsonDict, str
     return [(e.resource, e.full_url) for e in found.values()]
 
 
+def _support_references(resource: JsonDict) -> Iterator[str]:
+    """The references of `resource` that may name a supporting resource (`SUPPORT_FIELDS`)."""
+    for name in SUPPORT_FIELDS:
+        value = resource.get(name)
+        for holder in value if isinstance(value, list) else [value]:
+            ref = reference_of(holder)
+            if ref:
+                yield ref
+
+
 def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> JsonDict:
-    """A references-only message with what it names (and their Specimen/Patient) fetched."""
+    """A references-only message with what it names (and the supporting resources they point
+    at, `SUPPORT_TYPES`) fetched."""
     names = references_to_fetch(message)
     notification = message.get("type") == "subscription-notification"
     if not names and not notification:
@@ -249,10 +268,11 @@ def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> Json
                 raise  # a named result must exist; a Specimen/Patient it points at may not
             continue
         fetched[name] = resource
-        for field_name in ("specimen", "subject"):
-            ref = reference_of(resource.get(field_name))
-            if ref and ref.split("/")[0] in SUPPORT_TYPES and ref.count("/") == 1:
-                pending.append(ref)
+        pending += [
+            ref
+            for ref in _support_references(resource)
+            if ref.split("/")[0] in SUPPORT_TYPES and ref.count("/") == 1
+        ]
     return as_readable_message(message, fetched)
 
 

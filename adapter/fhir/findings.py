@@ -1,7 +1,8 @@
 """Entry point of the FHIR translation: a message -> its cases of `Her2Findings` (STYLE.md [4]).
 
 `read_message` validates the message (R4B), reads every HER2 Observation (contract 1.1, 1.2),
-groups them into cases (1.3), finds each case's site (1.4) and returns a `MessageReading`.
+groups them into cases (1.3), finds each case's site (1.4), laboratory and time (qa-report-
+contract.md 2) and returns a `MessageReading`.
 Any unreadable IHC or ISH value rejects the whole message: nothing is half-interpreted (5).
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapter.case import Case, MessageReading
+from adapter.case import Case, Laboratory, MessageReading
 from adapter.errors import NoHer2Result, UnreadableValue
+from adapter.fhir.effective import case_effective
 from adapter.fhir.grouping import CaseGroup, References, group_cases, reference_of
+from adapter.fhir.laboratory import case_laboratory
 from adapter.fhir.observations import Fact, is_her2_input, read_observation, role_of
 from adapter.fhir.site import case_site
 from adapter.fhir.validation import Entry, message_entries
@@ -66,7 +69,8 @@ def read_entries(
                 "not done); skipped"
             )
             continue
-        cases.append(_case(group, case_facts, mappings, site))
+        laboratory = case_laboratory(group.members, entries, refs)
+        cases.append(_case(group, case_facts, mappings, site, laboratory))
     if not cases:
         raise NoHer2Result("the message holds no HER2 IHC or ISH result")
     return MessageReading(tuple(cases), tuple(warnings))
@@ -95,7 +99,13 @@ def _is_panel(entry: Entry, mappings: Mappings) -> bool:
         return False
 
 
-def _case(group: CaseGroup, facts: list[Fact], mappings: Mappings, site: SiteGroup | None) -> Case:
+def _case(
+    group: CaseGroup,
+    facts: list[Fact],
+    mappings: Mappings,
+    site: SiteGroup | None,
+    laboratory: Laboratory | None,
+) -> Case:
     first = _count([f for f in facts if not f.recount])
     recount = _count([f for f in facts if f.recount])
     findings = Her2Findings(
@@ -109,7 +119,15 @@ def _case(group: CaseGroup, facts: list[Fact], mappings: Mappings, site: SiteGro
         not_done=tuple(Reported(f.value, f.source) for f in facts if f.measure is Measure.NOT_DONE),
     )
     inputs = tuple(dict.fromkeys(References.name(m) for m in group.members))
-    return Case(group.key, findings, group.subject, group.specimen, inputs)
+    return Case(
+        group.key,
+        findings,
+        group.subject,
+        group.specimen,
+        inputs,
+        laboratory=laboratory,
+        effective=case_effective(group.members),
+    )
 
 
 def _count(facts: list[Fact]) -> IshCount:

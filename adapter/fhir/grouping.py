@@ -22,6 +22,11 @@ _TYPE_ID: Final = re.compile(
 )
 
 
+def listed(value: Any) -> list[Any]:
+    """The items of a JSON array; none for anything else (a malformed field reads as absent)."""
+    return value if isinstance(value, list) else []
+
+
 def reference_of(holder: Any) -> str | None:
     """The `reference` string of a Reference JSON, or None."""
     ref = holder.get("reference") if isinstance(holder, dict) else None
@@ -49,6 +54,15 @@ class References:
             return self._by_url[ref]
         match = _TYPE_ID.search(ref)
         return self._by_type_id.get((match["type"], match["id"])) if match else None
+
+    def type_of(self, ref: str) -> str | None:
+        """The resource type a reference points at: its entry's, else the one the reference
+        spells (`Organization/x`); None for a `urn:uuid:` that is not in the message."""
+        entry = self.resolve(ref)
+        if entry is not None:
+            return str(entry.resource["resourceType"])
+        match = _TYPE_ID.search(ref)
+        return match["type"] if match else None
 
     def canonical(self, ref: str) -> str:
         """`Type/id` of the resolved resource where it has an id; else the reference as written."""

@@ -23,6 +23,8 @@ from adapter.fhir.bundles import (
     collection_bundle,
     transaction_bundle,
 )  # re-exported: one import place
+from adapter.fhir.laboratory import performer_reference
+from adapter.fhir.qa_extensions import qa_extensions
 from adapter.interpretation.conclusion import conclusion_text
 from adapter.interpretation.model import Interpretation, Status
 from adapter.mappings import CODESYSTEM_URL, Mappings
@@ -114,10 +116,15 @@ def case_resources(
     about: dict[str, Any] = {}
     if case.subject is not None:
         about["subject"] = case.subject
+    if case.effective is not None:
+        about["effectiveDateTime"] = case.effective
+    if case.laboratory is not None:
+        about["performer"] = [performer_reference(case.laboratory)]
     observation: dict[str, Any] = {
         "resourceType": "Observation",
         "id": obs_id,
         "meta": {"lastUpdated": when},
+        "extension": qa_extensions(case, mappings),
         "identifier": identifier,
         "status": status,
         "category": [

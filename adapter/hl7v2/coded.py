@@ -37,7 +37,9 @@ def codings(
     """The primary and alternate codings of a CWE, each {system?, code, display?}."""
     found: list[Json] = []
     for first in (1, 4):
-        code = component_text(parsed, segment, field, rep, first)
+        # A FHIR code has no runs of blanks; a v2 label written "HER2  IHC" is still that
+        # label (hl7v2-contract.md 3 compares labels without extra spaces).
+        code = " ".join(component_text(parsed, segment, field, rep, first).split())
         display = parsed.value(segment, field, rep, first + 1)
         system = codes.system_uri(parsed.value(segment, field, rep, first + 2))
         if not code:

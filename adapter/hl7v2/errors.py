@@ -8,18 +8,16 @@
                            OBX-5, undecodable bytes                      -> ACK AE, ERR-3 102/103
 
 Both carry a `V2Location` (`OBX[4]-5`): the `expression` of the error is that location, so the
-offline error line and the ACK's ERR-2 name the same field.
+offline error line and the ACK's ERR-2 name the same field. A leaf: the ACK's MSH facts are read
+beside an error, never attached to it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from adapter.errors import UnreadableMessage, UnreadableValue
-
-if TYPE_CHECKING:
-    from adapter.hl7v2.header import MessageHeader
 
 # HL7 table 0357 (message error condition codes), the rows contract 4 uses.
 SEGMENT_SEQUENCE_ERROR: Final = "100"
@@ -62,7 +60,6 @@ class V2BadMessage(UnreadableMessage):
         super().__init__(message, expression=str(location) if location else None)
         self.location = location
         self.code = code
-        self.header: MessageHeader | None = None  # set where the MSH could be read
 
 
 class V2BadValue(UnreadableValue):
@@ -72,4 +69,3 @@ class V2BadValue(UnreadableValue):
         super().__init__(message, expression=str(location))
         self.location = location
         self.code = code
-        self.header: MessageHeader | None = None  # set where the MSH could be read

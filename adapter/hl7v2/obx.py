@@ -15,7 +15,7 @@ OBX-11 decides what is read: I/O/N/U and empty values are ignored; X/D/W withdra
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from adapter.fhir.ihc_text import read_score_text
@@ -56,7 +56,7 @@ def her2_results(parsed: ParsedMessage, placed: list[PlacedObx], codes: V2Codes)
     """The HER2 results of a message in message order; raises V2BadValue for a repeated OBX-5."""
     results: list[Her2Obx] = []
     for obx in placed:
-        found = _her2_result(parsed, obx, codes)
+        found = _her2_result(parsed, obx, codes) or _withdrawal_of(parsed, obx, codes, results)
         if found is None:
             continue
         if parsed.repetitions(obx.segment, 5) > 1:
@@ -84,11 +84,40 @@ def _her2_result(parsed: ParsedMessage, obx: PlacedObx, codes: V2Codes) -> Her2O
     role, pattern, label, text_value = _recognise(parsed, obx, obx3, value_type, value, codes)
     if role is None:
         return None
-    code = next((f"{c.get('system', '')}|{c['code']}" for c in obx3), "")
-    identity = f"{code or label}|{parsed.value(segment, 4)}"
-    if text_value is not None:
-        identity += f"|{label}"  # every `&GDT` line shares OBX-3: the label tells them apart
+    sub_id = parsed.value(segment, 4)
+    identity = f"{_code_key(obx3) or label}|{sub_id}"
+    if text_value is not None and not sub_id:
+        # Every `&GDT` line shares OBX-3: without an OBX-4 only the label tells them apart.
+        identity += f"|{label}"
     return Her2Obx(obx, role, pattern, status, value_type, obx3, label, text_value, identity)
+
+
+def _code_key(obx3: tuple[dict[str, Any], ...]) -> str:
+    return next((f"{c.get('system', '')}|{c['code']}" for c in obx3), "")
+
+
+def _withdrawal_of(
+    parsed: ParsedMessage, obx: PlacedObx, codes: V2Codes, earlier: list[Her2Obx]
+) -> Her2Obx | None:
+    """An X/D/W OBX sent without its value, as feeds send it, names no HER2 code or label of
+    its own when the result was an `&GDT` line; by its identity (specimen, OBX-3, OBX-4) it
+    still withdraws the earlier HER2 result of this message (hl7v2-contract.md 3)."""
+    segment = obx.segment
+    sub_id = parsed.value(segment, 4)
+    if codes.result_status(parsed.value(segment, 11)) != WITHDRAWN or not sub_id:
+        return None
+    identity = f"{_code_key(tuple(codings(parsed, segment, 3, codes)))}|{sub_id}"
+    withdrawn = next(
+        (
+            r
+            for r in reversed(earlier)
+            if r.identity == identity and r.placed.specimen.key == obx.specimen.key
+        ),
+        None,
+    )
+    if withdrawn is None:
+        return None
+    return replace(withdrawn, placed=obx, status=WITHDRAWN, text_value=None)
 
 
 def _recognise(

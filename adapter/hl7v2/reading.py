@@ -36,6 +36,7 @@ from adapter.hl7v2.parse import (
 )
 from adapter.hl7v2.to_fhir import (
     input_observation,
+    laboratory_reference,
     specimen_resource,
     subject_reference,
     v2_id,
@@ -106,16 +107,12 @@ def read_raw(raw: RawMessage, mappings: Mappings) -> V2Reading:
 
 
 def read_parsed(parsed: ParsedMessage, mappings: Mappings) -> V2Reading:
-    """Read a parsed message; errors carry `header` where the MSH could be read."""
+    """Read a parsed message. An ACK for an error names the message's MSH facts, which the
+    caller reads beside it (`header.read_msh_only`): an error carries its location only."""
     header = read_header(parsed)
-    try:
-        check_accepted(parsed)
-        check_decoded(parsed)
-        return _read(parsed, header, mappings)
-    except BadInput as error:
-        if isinstance(error, V2BadMessage | V2BadValue):
-            error.header = header  # for the ACK
-        raise
+    check_accepted(parsed)
+    check_decoded(parsed)
+    return _read(parsed, header, mappings)
 
 
 def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V2Reading:
@@ -123,6 +120,7 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
     placed = place_observations(parsed, header.facility, parsed.value(parsed.first("MSH"), 10))
     results = _latest(her2_results(parsed, placed, codes))
     subject = subject_reference(parsed, header.facility)
+    performer = laboratory_reference(parsed)
     zone = zone_of(header.timestamp)
     specimens: dict[str, Json] = {}
     observations: list[tuple[Json, Her2Obx]] = []
@@ -135,6 +133,7 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
             result,
             observation_id=observation_id,
             subject=subject,
+            performer=performer,
             specimen_id=specimens[specimen.key.key]["id"],
             codes=codes,
             zone=zone,

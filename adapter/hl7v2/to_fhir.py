@@ -2,10 +2,11 @@
 
 Each Observation carries, first, the LOINC code of its role (so the FHIR reader reads it by
 code, contract 1.1), then OBX-3 as sent; value[x] from `values.py`; status from OBX-11; the
-subject as a logical reference by identifier (PID-3); the specimen as a reference to a Specimen
-built from the specimen key, whose `collection.bodySite` / `type` carry SPM-8 / SPM-4 / OBR-15 so
-that the FHIR site rules apply. Ids are uuid5 of the sending facility and specimen key (and
-OBX-3 + OBX-4 for Observations): a message received twice gives the same resources.
+subject as a logical reference by identifier (PID-3); the performer as the sending facility
+(MSH-4.1), so the FHIR rule for a case's laboratory applies; the specimen as a reference to a
+Specimen built from the specimen key, whose `collection.bodySite` / `type` carry SPM-8 / SPM-4 /
+OBR-15 so that the FHIR site rules apply. Ids are uuid5 of the sending facility and specimen key
+(and OBX-3 + OBX-4 for Observations): a message received twice gives the same resources.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import uuid
 from typing import Any, Final
 from urllib.parse import quote
 
+from adapter.case import Laboratory
+from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.report import ID_NAMESPACE
 from adapter.fhir.site import site_of
 from adapter.hl7v2.coded import codeable_concept
@@ -26,6 +29,7 @@ from adapter.hl7v2.values import observation_value
 
 Json = dict[str, Any]
 V2_URN: Final = "urn:her2-fhir-adapter:v2"
+FACILITY_SYSTEM: Final = f"{V2_URN}:facility"  # MSH-4.1 values
 LABORATORY: Final = {
     "coding": [
         {
@@ -117,12 +121,20 @@ def subject_reference(parsed: ParsedMessage, facility: str) -> Json | None:
     return {"type": "Patient", "identifier": {"system": system, "value": value}}
 
 
+def laboratory_reference(parsed: ParsedMessage) -> Json | None:
+    """The sending facility (MSH-4.1) as the performing laboratory, or None when MSH-4 is
+    empty (qa-report-contract.md 2: over HL7 v2 the laboratory is MSH-4.1)."""
+    facility = parsed.value(parsed.first("MSH"), 4)
+    return performer_reference(Laboratory(facility, FACILITY_SYSTEM)) if facility else None
+
+
 def input_observation(
     parsed: ParsedMessage,
     result: Her2Obx,
     *,
     observation_id: str,
     subject: Json | None,
+    performer: Json | None,
     specimen_id: str,
     codes: V2Codes,
     zone: str,
@@ -152,6 +164,8 @@ def input_observation(
     issued = fhir_datetime(parsed.value(obr, 22), zone) if obr is not None else None
     if issued and "T" in issued:
         resource["issued"] = issued
+    if performer is not None:
+        resource["performer"] = [performer]
     resource["specimen"] = {"reference": f"urn:uuid:{specimen_id}", "type": "Specimen"}
     resource |= observation_value(parsed, result, codes)
     return resource

@@ -85,7 +85,9 @@ def _structured_numeric(parsed: ParsedMessage, segment: Any) -> Json:
             }
         }
     # "<>", ranges and anything else: kept as written; the reader refuses it as a number.
-    return {"valueString": "".join((comparator, first, separator, second))}
+    # Nothing at all (a withdrawal sent without its value) is no value.
+    written = "".join((comparator, first, separator, second))
+    return {"valueString": written} if written else {}
 
 
 def _coded(parsed: ParsedMessage, segment: Any, codes: V2Codes) -> Json:

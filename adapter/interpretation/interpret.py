@@ -119,7 +119,8 @@ def interpret(findings: Her2Findings) -> Interpretation:
     return Interpretation(
         status=status,
         next_step=next_step,
-        ish_group=groups.pop() if agreed and len(groups) == 1 else None,
+        # The group is given wherever every reading agrees on it, Pending ones too (1.3).
+        ish_group=groups.pop() if len(groups) == 1 else None,
         category=categories.pop() if agreed and len(categories) == 1 else None,
         flags=tuple(f for f in Flag if f in flags),
         comments=_comments(site, decided, agreed),

@@ -126,7 +126,7 @@ def admit_frame(frame: bytes, certificate: x509.Name | None, svc: ListenerServic
         reading = read_v2_message(frame, svc.mappings)
         header = reading.header
     except (V2BadMessage, V2BadValue) as error:
-        header = error.header
+        header = _header_of(frame)  # where the MSH itself can be read, the ACK names it
         outcome = rejected(error)
         reason = "bad-message" if isinstance(error, V2BadMessage) else "bad-value"
     except BadInput as error:
@@ -155,7 +155,7 @@ def _screen_sender(
     try:
         header = read_msh_only(frame)
     except V2BadMessage as error:  # no sender to judge: refused as the full read would
-        return _answer(svc, error.header, rejected(error), "bad-message", None, None, started)
+        return _answer(svc, None, rejected(error), "bad-message", None, None, started)
     reason = svc.senders.refusal(header, certificate)
     if reason is None:
         return None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from adapter.api.app import create_app
 from adapter.api.auth import ApiKeys, MissingCredentials, WrongCredentials
@@ -156,12 +157,12 @@ def test_metrics_count_received_accepted_and_rejected_by_reason(client: TestClie
     response = client.get("/metrics", headers=AUTH)
 
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["content-type"] == CONTENT_TYPE_LATEST  # prometheus-client's
     text = response.text
-    assert 'her2_messages_received_total{door="http"} 4' in text
-    assert 'her2_messages_accepted_total{door="http"} 2' in text
-    assert 'her2_messages_rejected_total{door="http",reason="unreadable-value"} 1' in text
-    assert 'her2_messages_rejected_total{door="http",reason="media-type"} 1' in text
+    assert 'her2_messages_received_total{door="http"} 4.0' in text
+    assert 'her2_messages_accepted_total{door="http"} 2.0' in text
+    assert 'her2_messages_rejected_total{door="http",reason="unreadable-value"} 1.0' in text
+    assert 'her2_messages_rejected_total{door="http",reason="media-type"} 1.0' in text
 
 
 def test_metrics_with_redis_down_is_503_operation_outcome(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ import redis
 
 from adapter.deadletter import DeadLetterQueue
 from adapter.jobs import JobState, JobStore
-from tests.builders import her2_bundle, ihc_observation
-from tests.integration.conftest import make_job
+from tests.builders import her2_bundle, ihc_observation, specimen
+from tests.integration.conftest import ehr_holds, make_job
+from tests.support.fhir_server import FhirTestServer
 from tests.support.processes import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,6 +39,7 @@ def test_dead_letters_jobs_and_cases_expire_after_their_retention(
     app: celery.Celery,
     redis_db: redis.Redis,
     settled: Callable,
+    fhir_server: FhirTestServer,
 ) -> None:
     seconds = str(RETENTION)
     start_worker(
@@ -46,7 +48,11 @@ def test_dead_letters_jobs_and_cases_expire_after_their_retention(
         DEAD_LETTER_RETENTION_SECONDS=seconds,
     )
     jobs = JobStore(redis_db, RETENTION)  # the door's side: record, outbox entry, task
-    good = make_job(her2_bundle(ihc_observation("3+", id="ihc-r", specimen="Specimen/r1")))
+    good_message = her2_bundle(ihc_observation("3+", id="ihc-r", specimen="Specimen/r1"))
+    # The FHIR server refuses dangling references: the EHR holds the inputs and what they name.
+    patient = {"resourceType": "Patient", "id": "p"}
+    ehr_holds(fhir_server, patient, specimen("r1"), *(e["resource"] for e in good_message["entry"]))
+    good = make_job(good_message)
     poison = make_job(
         her2_bundle(ihc_observation(None, id="ihc-p", specimen="Specimen/r2", valueString="4+"))
     )

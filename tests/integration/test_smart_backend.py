@@ -343,7 +343,7 @@ def test_a_wrong_key_is_dead_lettered_as_auth_refused_without_key_material(
 
     assert record.state is JobState.FAILED
     assert tokens.stats()["refused"] == refused + 1
-    [letter] = DeadLetterQueue(redis_db).list()
+    [letter] = DeadLetterQueue(redis_db, 3600).list()
     assert letter.reason == "auth-refused"
     [issue] = letter.outcome["issue"]
     assert issue["code"] == "security"

@@ -91,6 +91,29 @@ def test_ihc_then_ish_turns_the_preliminary_report_final(
 
 
 @pytest.mark.usefixtures("worker")
+def test_the_first_messages_laboratory_names_the_report_after_a_later_message(
+    fhir_server: FhirTestServer, send: Callable, settled: Callable
+) -> None:
+    # The sender and its Organization come with the IHC only: the stored case keeps them, so
+    # the report re-issued for the ISH still names the laboratory (qa-report-contract.md 2).
+    header = {
+        "resourceType": "MessageHeader",
+        "id": "h1",
+        "eventCoding": {"system": "urn:example:events", "code": "result"},
+        "source": {"endpoint": "urn:example:lis"},
+        "sender": {"reference": "Organization/lab-a"},
+    }
+    lab = {"resourceType": "Organization", "id": "lab-a", "identifier": [{"value": "LAB-A"}]}
+    ihc_2 = ihc("2+", effectiveDateTime="2026-03-02")
+    assert settled(send(her2_bundle(header, ihc_2, lab, type="message"))).state is JobState.DONE
+    ish = ish_group_1(effectiveDateTime="2026-03-09T10:00:00Z")
+    assert settled(send(her2_bundle(ish))).state is JobState.DONE
+    report = the_report(fhir_server)
+    assert report["performer"] == [{"type": "Organization", "identifier": {"value": "LAB-A"}}]
+    assert report["effectiveDateTime"] == "2026-03-09T10:00:00Z"
+
+
+@pytest.mark.usefixtures("worker")
 def test_ish_then_ihc_gives_the_same_single_final_report(
     fhir_server: FhirTestServer, send: Callable, settled: Callable
 ) -> None:
@@ -245,7 +268,7 @@ def test_fhir_rejection_is_dead_lettered_with_the_servers_outcome(
         assert record.state is JobState.FAILED
         assert record.outcome is not None
         assert record.outcome["issue"][0]["details"]["text"] == "Invalid bearer token"
-        [letter] = DeadLetterQueue(redis_db).list()
+        [letter] = DeadLetterQueue(redis_db, 3600).list()
         assert letter.reason == "auth-refused"
     finally:
         protected.close()
@@ -263,7 +286,7 @@ def test_report_whose_inputs_are_not_on_the_server_is_dead_lettered_naming_them(
     job = send(message, stored=False)  # the EHR notified before it stored its results
     failed = settled(job)
     assert failed.state is JobState.FAILED
-    [letter] = DeadLetterQueue(redis_db).list()
+    [letter] = DeadLetterQueue(redis_db, 3600).list()
     assert (letter.id, letter.reason) == (job.job_id, "write-rejected")
     assert failed.outcome is not None
     named = " ".join(i["diagnostics"] for i in failed.outcome["issue"])

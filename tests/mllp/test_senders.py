@@ -175,7 +175,7 @@ def test_a_facility_is_accepted_over_its_own_certificate_and_refused_over_anothe
         (
             "MLLP_ALLOWED_SENDERS",
             "LAB_A,LAB_B",
-            "her2-adapter mllp: settings: Value error, with MLLP_TLS_CLIENT_CA, bind each allowed "
+            "her2-adapter mllp: settings: with MLLP_TLS_CLIENT_CA, bind each allowed "
             "sender to its client certificate",
         ),
     ],

@@ -189,3 +189,44 @@ def test_without_a_server_url_the_target_is_the_directory_sink(tmp_path: Path) -
     target = write_back_target(Settings(sink_dir=tmp_path))
     assert isinstance(target, DirectorySink)
     assert isinstance(write_back_target(Settings(fhir_server_url=BASE)), FhirServer)
+
+
+def test_search_follows_next_links() -> None:
+    # A server that pages by `next` links (HAPI does; the local test server does not).
+    pages = {
+        "": {
+            "entry": [{"resource": {"id": "a"}}],
+            "link": [{"relation": "next", "url": f"{BASE}/p2"}],
+        },
+        "/p2": {"entry": [{"resource": {"id": "b"}}], "link": [{"relation": "self", "url": "x"}]},
+    }
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        path = request.url.path.removeprefix("/R4/DiagnosticReport").removeprefix("/R4")
+        return httpx.Response(
+            200, json={"resourceType": "Bundle", "type": "searchset", **pages[path]}
+        )
+
+    got = list(server(handler).search("DiagnosticReport", {"identifier": "sys|", "_count": "1"}))
+    assert [p["entry"][0]["resource"]["id"] for p in got] == ["a", "b"]
+    assert seen == [f"{BASE}/DiagnosticReport?identifier=sys%7C&_count=1", f"{BASE}/p2"]
+
+
+def test_search_pages_by_offset_where_the_server_gives_a_total_but_no_links() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params.get("_offset", "0"))
+        entries = [{"resource": {"id": str(i)}} for i in range(offset, min(offset + 2, 5))]
+        return httpx.Response(
+            200, json={"resourceType": "Bundle", "type": "searchset", "total": 5, "entry": entries}
+        )
+
+    got = list(server(handler).search("Observation", {"_count": "2"}))
+    ids = [e["resource"]["id"] for page in got for e in page["entry"]]
+    assert ids == ["0", "1", "2", "3", "4"]
+
+
+def test_a_refused_search_is_write_rejected_with_the_status() -> None:
+    with pytest.raises(WriteRejected, match="search Observation: HTTP 401"):
+        list(server(lambda _: httpx.Response(401)).search("Observation", {}))

@@ -14,7 +14,7 @@ from adapter.hl7v2.ack import (
     sender_not_allowed,
 )
 from adapter.hl7v2.errors import V2BadMessage, V2BadValue, V2Location
-from adapter.hl7v2.header import MessageHeader, read_header
+from adapter.hl7v2.header import MessageHeader, read_header, read_msh_only
 from adapter.hl7v2.parse import decode_message, split_messages
 from adapter.hl7v2.reading import read_v2_message
 from adapter.mappings import Mappings
@@ -53,7 +53,7 @@ def test_unreadable_value_is_ae_with_err_location_and_code(mappings: Mappings) -
     text = oru(ihc_loinc("2+"), "OBX|2|CWE|85319-2^ER^LN||POS^Positief 90%^LOCAL||||||F")
     with pytest.raises(V2BadValue) as caught:
         read_v2_message(text, mappings)
-    ack = build_ack(caught.value.header, rejected(caught.value), control_id="A", now=NOW)
+    ack = build_ack(read_msh_only(text.encode()), rejected(caught.value), control_id="A", now=NOW)
     _, msa, err = segments(ack)
     assert msa[1] == "AE"
     assert "Positief" not in msa[3]
@@ -61,19 +61,21 @@ def test_unreadable_value_is_ae_with_err_location_and_code(mappings: Mappings) -
 
 
 def test_repeated_obx5_is_ae_102(mappings: Mappings) -> None:
+    text = oru("OBX|1|NM|49683-6^r^LN||2.1~2.2")
     with pytest.raises(V2BadValue) as caught:
-        read_v2_message(oru("OBX|1|NM|49683-6^r^LN||2.1~2.2"), mappings)
+        read_v2_message(text, mappings)
     _, _, err = segments(
-        build_ack(caught.value.header, rejected(caught.value), control_id="A", now=NOW)
+        build_ack(read_msh_only(text.encode()), rejected(caught.value), control_id="A", now=NOW)
     )
     assert err[2:5] == ["OBX^1^5", "102^Data type error^HL70357", "E"]
 
 
 def test_unsupported_type_is_ar_200(mappings: Mappings) -> None:
+    text = oru(msh=MSH.replace("ORU^R01^ORU_R01", "ADT^A01"))
     with pytest.raises(V2BadMessage) as caught:
-        read_v2_message(oru(msh=MSH.replace("ORU^R01^ORU_R01", "ADT^A01")), mappings)
+        read_v2_message(text, mappings)
     _, msa, err = segments(
-        build_ack(caught.value.header, rejected(caught.value), control_id="A", now=NOW)
+        build_ack(read_msh_only(text.encode()), rejected(caught.value), control_id="A", now=NOW)
     )
     assert msa[1] == "AR"
     assert err[3] == "200^Unsupported message type^HL70357"
@@ -131,10 +133,11 @@ def test_enhanced_mode(msh15: str, outcome: object, code: str | None) -> None:
 
 
 def test_enhanced_commit_error_for_a_bad_value(mappings: Mappings) -> None:
+    text = oru("OBX|1|ST|HER2 IHC||7+", msh=MSH + "|||AL|NE")
     with pytest.raises(V2BadValue) as caught:
-        read_v2_message(oru("OBX|1|ST|HER2 IHC||7+", msh=MSH + "|||AL|NE"), mappings)
+        read_v2_message(text, mappings)
     _, msa, _ = segments(
-        build_ack(caught.value.header, rejected(caught.value), control_id="A", now=NOW)
+        build_ack(read_msh_only(text.encode()), rejected(caught.value), control_id="A", now=NOW)
     )
     assert msa[1] == "CE"
 

@@ -386,3 +386,38 @@ def test_a_specimen_type_naming_an_unlisted_organ_decides_by_the_other_site_rule
     )
     interpretation = result.cases[0].interpretation
     assert (interpretation.site.group.value, interpretation.status.value) == ("other", "Positive")
+
+
+def test_a_label_written_with_extra_spaces_is_that_label(mappings: Mappings) -> None:
+    result = interpret_v2(oru("OBX|1|TX|HER2  IHC||2+||||||F"), mappings)
+    assert statuses(result) == ["Equivocal (reflex-ish)"]
+
+
+def test_a_withdrawal_sent_without_its_value_withdraws_a_structured_number(
+    mappings: Mappings,
+) -> None:
+    result = interpret_v2(
+        oru(
+            "OBX|1|NM|74860-8^HER2 average^LN|1|5.1||||||F",
+            "OBX|2|SN|49683-6^Ratio^LN|2|^2.39||||||F",
+            "OBX|3|SN|49683-6^Ratio^LN|2|||||||D",
+        ),
+        mappings,
+    )
+    assert statuses(result) == ["Pending (dual-probe-ish)"]  # single-probe 5.1, no IHC
+
+
+def test_an_epic_line_is_withdrawn_by_its_obx3_and_obx4_without_its_label(
+    mappings: Mappings,
+) -> None:
+    # Withdrawn as feeds send it (empty OBX-5): IHC 0 alone is Negative; keeping the 6.0 was
+    # Positive (found by the contract tests).
+    result = interpret_v2(
+        oru(
+            "OBX|1|TX|85319-2^HER2 IHC^LN|1|0||||||F",
+            "OBX|2|ST|&GDT|2|Average HER2 signals per cell: 6.0||||||F",
+            "OBX|3|ST|&GDT|2|||||||D",
+        ),
+        mappings,
+    )
+    assert statuses(result) == ["Negative HER2-0"]

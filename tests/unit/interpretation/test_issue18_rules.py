@@ -117,3 +117,15 @@ def test_a_value_the_conclusion_would_not_list_stops_the_report() -> None:
     case = Unlisted(**{name: getattr(base, name) for name in base.__dataclass_fields__})
     with pytest.raises(ValuesNotAccounted, match="are not listed"):
         interpret(case)
+
+
+def test_tied_values_that_agree_on_the_group_keep_it_though_the_status_is_pending() -> None:
+    # A failed IHC tied with IHC 1+: Pending (ihc-same-tissue) and Negative disagree, so
+    # adjudication; both readings are group 4, so the group stands (contract 1.3).
+    result = interpret(
+        findings(ihc_=[("failed", F, None), ("1+", F, None)], ratio="1.5", her2="5.0")
+    )
+    assert result.next_step is not None
+    assert result.next_step.value == "adjudication"
+    assert result.ish_group is not None
+    assert int(result.ish_group) == 4
