@@ -15,7 +15,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import BENCHMARKS_FILE, read_json, validation_error
+from adapter.mapping_files import BENCHMARKS_FILE, read_json, validation_error
 
 Figure = Literal["positive_pct", "ish_group_2_4_pct"]
 Percent = Decimal

@@ -5,7 +5,8 @@
     │   ├── UnreadableMessage    not a file, not UTF-8, not JSON            (HTTP 400)
     │   ├── InvalidResource      JSON that is not a valid FHIR R4 resource   (HTTP 400)
     │   ├── UnreadableValue      a HER2 IHC/ISH value that cannot be read    (HTTP 422)
-    │   └── NoHer2Result         no HER2 IHC or ISH result in the message    (HTTP 422)
+    │   ├── NoHer2Result         no HER2 IHC or ISH result in the message    (HTTP 422)
+    │   └── MessageTooLarge      more Bundle entries than a message may hold (HTTP 413)
     ├── MappingError             a file in mappings/ is malformed (start-up fails)
     ├── ClientKeyError           FHIR_OAUTH_PRIVATE_KEY cannot be used (start-up fails)
     ├── QueueUnavailable         the broker cannot take the job now          (HTTP 503)
@@ -74,6 +75,10 @@ class UnreadableValue(BadInput):
 
 class NoHer2Result(BadInput):
     """The message holds no HER2 IHC or ISH result (a reported status alone is not one)."""
+
+
+class MessageTooLarge(BadInput):
+    """More Bundle entries than a HER2 message may hold: refused before it is validated."""
 
 
 class MappingError(AdapterError):

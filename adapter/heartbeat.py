@@ -80,6 +80,11 @@ def alive_listeners(client: redis.Redis) -> list[str]:
     return alive(client, LISTENERS)
 
 
+def alive_workers(client: redis.Redis) -> list[str]:
+    """Names of the workers whose heartbeat has not lapsed."""
+    return alive(client, WORKERS)
+
+
 class Heartbeat(Periodic):
     """Beats for `process` every `interval_seconds` until `stop()`, which forgets it."""
 

@@ -103,6 +103,10 @@ class Metrics:
         except redis.RedisError:
             return
 
+    def value(self, name: str, **labels: str) -> int:
+        """One counter's current value (0 when nothing was counted)."""
+        return int(self._redis.hget(KEY, _field(name, labels)) or 0)
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (zero where nothing was counted)."""
         registry = CollectorRegistry(auto_describe=False)

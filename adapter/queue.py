@@ -1,4 +1,6 @@
-"""[2] The queue: the Celery app built from settings, the job schema and its task message.
+"""[2] The queue: the Celery app built from settings, and the job schema.
+
+How kombu stores a task in Redis is `adapter/broker.py`'s alone.
 
 A job is JSON only (no pickle): `InterpretJob` v1 carries the message exactly as received, as
 text, so the worker re-parses it with `parse_json` and every number stays an exact Decimal.
@@ -11,14 +13,10 @@ therefore idempotent (deterministic ids, PUT; see workers/tasks.py).
 
 from __future__ import annotations
 
-import base64
-import json
-import uuid
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import celery
-import redis
 from pydantic import BaseModel, ConfigDict
 
 from adapter.settings import Settings
@@ -36,9 +34,6 @@ PUBLISH_RETRY_POLICY: Final = {
     "interval_max": 0.2,
 }
 UNACKED_MUTEX_SECONDS: Final = 10
-# kombu's Redis transport keeps one list per priority step; without priorities only the first.
-_PRIORITY_SEPARATOR: Final = "\x06\x16"
-_PRIORITY_STEPS: Final = (0, 3, 6, 9)
 
 
 class InterpretJob(BaseModel):
@@ -99,50 +94,3 @@ def make_celery(settings: Settings) -> celery.Celery:
         enable_utc=True,
     )
     return app
-
-
-def task_message(app: celery.Celery, job: InterpretJob) -> str:
-    """The task message of `job` exactly as Celery's Redis transport keeps it in the queue list:
-    Celery's own protocol-2 headers and body (`app.amqp`) in kombu's envelope (base64 body, a
-    fresh delivery tag, the default exchange routing straight to QUEUE).
-
-    The job store pushes it itself (`JobStore.enqueue`), so a job's record, its outbox entry and
-    its task are written in one MULTI: one round trip, and never one without the others. The
-    task's argsrepr names the job only; the message's text stays out of the headers.
-    """
-    task = app.amqp.as_task_v2(
-        job.job_id,
-        TASK_NAME,
-        args=[job.model_dump(mode="json")],
-        kwargs={},
-        ignore_result=True,
-        argsrepr=f"[job {job.job_id}]",
-        kwargsrepr="{}",
-    )
-    body = json.dumps(task.body).encode()
-    return json.dumps(
-        {
-            "body": base64.b64encode(body).decode("ascii"),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": task.headers,
-            "properties": {
-                **task.properties,
-                "delivery_mode": 2,  # persistent
-                "delivery_info": {"exchange": "", "routing_key": QUEUE},
-                "priority": 0,
-                "body_encoding": "base64",
-                "delivery_tag": str(uuid.uuid4()),
-            },
-        }
-    )
-
-
-def queue_depth(client: redis.Redis) -> int:
-    """Number of task messages waiting in the queue (not counting those being worked on)."""
-    keys = [QUEUE] + [f"{QUEUE}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS[1:]]
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.llen(key)
-    counts: list[Any] = pipe.execute()
-    return sum(int(n) for n in counts)

@@ -415,7 +415,7 @@ class JobWatch:
 
     def wait(self, count: int, timeout: float) -> None:
         """Until `count` jobs were accepted and the outbox is empty; then read their records."""
-        from adapter.jobs import PENDING
+        from adapter.job_store import PENDING
 
         wait_for(
             lambda: len(self.sent) >= count and self.client.zcard(PENDING) == 0,

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapter.fhir.report import collection_bundle  # noqa: E402
-from adapter.mappings import default_mappings  # noqa: E402
-from adapter.pipeline import interpret_message  # noqa: E402
+from adapter.mapping_files import default_mappings  # noqa: E402
+from adapter.service.offline import interpret_message  # noqa: E402
 
 LOINC = "http://loinc.org"
 IHC = {"0": "LA6111-4", "1+": "LA11841-6", "2+": "LA11842-4", "3+": "LA11843-2"}

@@ -1,18 +1,12 @@
-"""[3] The worker: the Celery app with its task, heartbeat and sweeper registered.
+"""[3] The worker door: the Celery app with its task and what starts and stops with a worker.
 
-`her2-adapter worker` (or `celery -A workers worker`) runs it. `workers.app` is built from the
-environment's settings on first access, so importing `workers.heartbeat` (as the API's health
-check does) builds no Celery app; nothing connects until the worker starts.
+`her2-adapter worker` (or `celery -A workers worker`) runs it. Only the worker imports this
+package: the other entry points never do (tests/unit/test_architecture.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from workers import lifecycle, tasks  # noqa: F401 - registers the task and the worker signals
+from workers.celery_app import app
 
-
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        from workers import heartbeat, sweeper, tasks  # noqa: F401 - the task and the signals
-
-        return tasks.interpret_her2.app
-    raise AttributeError(name)
+__all__ = ["app"]

@@ -40,18 +40,19 @@ import kombu.exceptions
 import redis
 from celery.exceptions import Reject
 
-from adapter.deadletter import DeadLetterQueue
+from adapter.case_store import CaseStore
+from adapter.dead_letters import DeadLetterQueue
 from adapter.errors import AuthorizationRefused, BadInput, DependencyUnavailable, WriteRejected
 from adapter.fhir.outcome import error_outcome, exception_outcome, operation_outcome
 from adapter.fhir_server import write_back_target
-from adapter.jobs import JobStore
-from adapter.mappings import default_mappings
+from adapter.job_store import JobStore
+from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics
 from adapter.queue import TASK_NAME, InterpretJob
 from adapter.redis_client import redis_client
+from adapter.service.processing import WorkerServices, process_job
 from adapter.settings import get_settings
 from workers.celery_app import app
-from workers.processing import Services, interpret_job
 
 log = logging.getLogger("her2.worker")
 settings = get_settings()
@@ -61,12 +62,10 @@ BROKER_DOWN: Final = (redis.RedisError, kombu.exceptions.OperationalError, OSErr
 
 
 @lru_cache(maxsize=1)
-def services() -> Services:
+def services() -> WorkerServices:
     """This process's resources, built on first use (after the pool forked), not at import."""
-    from adapter.cases import CaseStore
-
     client = redis_client(settings)
-    return Services(
+    return WorkerServices(
         mappings=default_mappings(),
         cases=CaseStore(client, settings.case_retention_seconds),
         target=write_back_target(settings),
@@ -136,7 +135,7 @@ def _reason(exc: BaseException) -> str:
 def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     job = InterpretJob.model_validate(payload)
     try:
-        written = interpret_job(job, services())
+        written = process_job(job, services())
         JobStore(_redis(), settings.job_retention_seconds).done(job, written)
     except BadInput as error:
         _dead_letter_or_keep(job, "bad-input", operation_outcome(error))

@@ -32,7 +32,7 @@ from adapter.api.outcomes import (
     error_response,
     outcome_for,
 )
-from adapter.api.services import Services
+from adapter.api.services import ApiServices
 from adapter.errors import AdapterError, InvalidResource
 from adapter.settings import Settings
 
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = Services.build(settings)
+        app.state.services = ApiServices.build(settings)
         app.state.admission = anyio.CapacityLimiter(ingest.ADMISSION_THREADS)
         log.info("api started", extra={"demo_mode": settings.adapter_demo_mode})
         try:

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from adapter import __version__
-from adapter.api.admission import ACCEPTED_BUNDLE_TYPES, MAX_ENTRIES
 from adapter.api.outcomes import FHIR_JSON, FhirJSONResponse
+from adapter.service.admission import ACCEPTED_BUNDLE_TYPES, MAX_ENTRIES
 from adapter.settings import Settings
 
 router = APIRouter()

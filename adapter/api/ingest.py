@@ -23,7 +23,6 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from adapter.api.admission import admit
 from adapter.api.outcomes import (
     BodyTooLarge,
     FhirJSONResponse,
@@ -31,10 +30,11 @@ from adapter.api.outcomes import (
     outcome_for,
     outcome_of,
 )
-from adapter.api.services import Services
+from adapter.api.services import ApiServices
 from adapter.errors import AdapterError, InvalidResource
 from adapter.interpretation.model import SiteGroup
 from adapter.queue import InterpretJob
+from adapter.service.admission import admit
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/fhir")
@@ -61,7 +61,7 @@ async def post_bundle(request: Request) -> FhirJSONResponse:
 
 
 async def _ingest(request: Request, kind: str) -> FhirJSONResponse:
-    svc: Services = request.app.state.services
+    svc: ApiServices = request.app.state.services
     started = time.perf_counter()
     try:
         svc.keys.check(request.headers.get("authorization"))
@@ -78,7 +78,7 @@ async def _ingest(request: Request, kind: str) -> FhirJSONResponse:
 
 
 def _accept(
-    svc: Services,
+    svc: ApiServices,
     body: bytes,
     kind: str,
     media_type: str,
@@ -125,7 +125,7 @@ def _accept(
     )
 
 
-def _count_rejected(svc: Services, error: AdapterError) -> None:
+def _count_rejected(svc: ApiServices, error: AdapterError) -> None:
     reason = outcome_for(error).reason
     svc.metrics.incr_each(
         ("her2_messages_received_total", {"door": DOOR}),

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from adapter.api.auth import require_api_key
 from adapter.api.outcomes import RouteNotFound
-from adapter.api.services import Services
+from adapter.api.services import ApiServices
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -27,7 +27,7 @@ _JOB_ID: Final = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, request: Request) -> JSONResponse:
-    svc: Services = request.app.state.services
+    svc: ApiServices = request.app.state.services
     record = svc.jobs.get(job_id) if _JOB_ID.match(job_id) else None
     if record is None:
         raise RouteNotFound("no such job (unknown, or older than its retention)")

@@ -5,13 +5,14 @@
     │   ├── UnreadableMessage            400 structure   not UTF-8, not JSON, too deep
     │   ├── InvalidResource              400 invalid     not a FHIR resource the API accepts
     │   ├── UnreadableValue              422 value       an IHC/ISH value that cannot be read
-    │   └── NoHer2Result                 422 not-found   nothing to interpret
+    │   ├── NoHer2Result                 422 not-found   nothing to interpret
+    │   └── MessageTooLarge              413 too-long    a Bundle of too many entries
     ├── RequestRefused                   (here: the request, not the message, is wrong)
     │   ├── MissingCredentials           401 login       no `Authorization: Bearer <key>`
     │   ├── WrongCredentials             403 forbidden   a key that is not configured
     │   ├── RouteNotFound                404 not-found
     │   ├── MethodNotAllowed             405 not-supported
-    │   ├── BodyTooLarge                 413 too-long    over MAX_BODY_BYTES or too many entries
+    │   ├── BodyTooLarge                 413 too-long    a body over MAX_BODY_BYTES
     │   └── UnsupportedMediaType         415 not-supported
     ├── QueueUnavailable                 503 transient   the broker did not confirm the task
     └── DependencyUnavailable            503 transient
@@ -37,6 +38,7 @@ from adapter.errors import (
     BadInput,
     DependencyUnavailable,
     InvalidResource,
+    MessageTooLarge,
     NoHer2Result,
     QueueUnavailable,
     UnreadableMessage,
@@ -76,7 +78,7 @@ class MethodNotAllowed(RequestRefused):
 
 
 class BodyTooLarge(RequestRefused):
-    """A body over MAX_BODY_BYTES, or a message with more entries or nesting than accepted."""
+    """A body over MAX_BODY_BYTES."""
 
 
 class UnsupportedMediaType(RequestRefused):
@@ -86,7 +88,7 @@ class UnsupportedMediaType(RequestRefused):
 @dataclass(frozen=True, slots=True)
 class Outcome:
     status: HTTPStatus
-    code: str  # FHIR R4 issue-type
+    code: str | None  # FHIR R4 issue-type; None: bad input's own (adapter.fhir.outcome)
     reason: str  # label of her2_messages_rejected_total
     severity: str = "error"
     diagnostics: str | None = None  # fixed text where the error's own could name a secret
@@ -95,11 +97,14 @@ class Outcome:
 _UNAVAILABLE: Final = "a service the adapter needs is unavailable; retry later"
 
 OUTCOMES: Final[Mapping[type[BaseException], Outcome]] = {
-    UnreadableMessage: Outcome(HTTPStatus.BAD_REQUEST, "structure", "not-json"),
-    InvalidResource: Outcome(HTTPStatus.BAD_REQUEST, "invalid", "invalid-fhir"),
-    UnreadableValue: Outcome(HTTPStatus.UNPROCESSABLE_ENTITY, "value", "unreadable-value"),
-    NoHer2Result: Outcome(HTTPStatus.UNPROCESSABLE_ENTITY, "not-found", "no-her2-result"),
-    BadInput: Outcome(HTTPStatus.BAD_REQUEST, "invalid", "invalid-fhir"),
+    # Bad input: the status and the label here; the issue code is the one the command line
+    # gives the same error (adapter/fhir/outcome.py).
+    UnreadableMessage: Outcome(HTTPStatus.BAD_REQUEST, None, "not-json"),
+    InvalidResource: Outcome(HTTPStatus.BAD_REQUEST, None, "invalid-fhir"),
+    UnreadableValue: Outcome(HTTPStatus.UNPROCESSABLE_ENTITY, None, "unreadable-value"),
+    NoHer2Result: Outcome(HTTPStatus.UNPROCESSABLE_ENTITY, None, "no-her2-result"),
+    MessageTooLarge: Outcome(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, None, "too-large"),
+    BadInput: Outcome(HTTPStatus.BAD_REQUEST, None, "invalid-fhir"),
     MissingCredentials: Outcome(HTTPStatus.UNAUTHORIZED, "login", "unauthenticated"),
     WrongCredentials: Outcome(HTTPStatus.FORBIDDEN, "forbidden", "forbidden"),
     RouteNotFound: Outcome(HTTPStatus.NOT_FOUND, "not-found", "not-found"),
@@ -140,6 +145,7 @@ def outcome_body(error: BaseException, correlation_id: str) -> dict[str, Any]:
         text = f"internal error; correlation id {correlation_id}"
     else:
         text = row.diagnostics or str(error)
+    assert row.code is not None  # only bad input takes its code from its own table
     return outcome_of(row.severity, row.code, text)
 
 

@@ -8,13 +8,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.auth import require_api_key
-from adapter.api.services import Services
+from adapter.api.services import ApiServices
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    svc: Services = request.app.state.services
+    svc: ApiServices = request.app.state.services
     text = await run_in_threadpool(svc.metrics.render)  # RedisError -> 503 OperationOutcome
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -1,6 +1,6 @@
 """The resources the API's routes share, built once in the lifespan from the settings.
 
-Nothing here is built at import: `create_app(settings)` builds a `Services` when the server
+Nothing here is built at import: `create_app(settings)` builds a `ApiServices` when the server
 starts and closes it when the server stops, so tests and the demo can run several apps with
 different settings in one process.
 """
@@ -16,10 +16,11 @@ from fastapi import Request
 
 from adapter.api.auth import ApiKeys
 from adapter.api.capability import capability_statement
-from adapter.deadletter import DeadLetterQueue
-from adapter.fhir_server import write_back_target
-from adapter.jobs import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.dead_letters import DeadLetterQueue
+from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
+from adapter.job_store import JobStore
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.queue import make_celery
 from adapter.redis_client import redis_client
@@ -27,7 +28,7 @@ from adapter.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
+class ApiServices:
     settings: Settings
     redis: redis.Redis
     celery: Celery
@@ -36,11 +37,11 @@ class Services:
     dead_letters: DeadLetterQueue
     mappings: Mappings
     keys: ApiKeys
-    write_back: Any  # FhirServer | DirectorySink: both have check()
+    write_back: FhirServer | DirectorySink
     capability: dict[str, Any]
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings) -> ApiServices:
         """Build every shared resource; raises MappingError when mappings/ is malformed.
         Connections are opened lazily, so a broker that is down does not stop start-up."""
         client = redis_client(settings)
@@ -65,7 +66,7 @@ class Services:
         self.redis.close()
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the app's Services."""
-    built: Services = request.app.state.services
+def services(request: Request) -> ApiServices:
+    """FastAPI dependency: the app's ApiServices."""
+    built: ApiServices = request.app.state.services
     return built

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from adapter.deadletter import DeadLetterQueue
+    from adapter.dead_letters import DeadLetterQueue
     from adapter.settings import Settings
 
 from adapter.commands import startup
@@ -59,7 +59,7 @@ def run_replay(args: argparse.Namespace) -> int:
     import redis
 
     from adapter.errors import QueueUnavailable
-    from adapter.jobs import JobStore
+    from adapter.job_store import JobStore
     from adapter.queue import make_celery
     from adapter.redis_client import redis_client
 
@@ -93,7 +93,7 @@ def run_discard(args: argparse.Namespace) -> int:
 def _dead_letters() -> tuple[Settings, DeadLetterQueue]:
     """The settings and the dead-letter queue they name; refuses to start (one line, exit 1:
     `startup.CannotStart`) with bad settings or a Redis that does not answer."""
-    from adapter.deadletter import DeadLetterQueue
+    from adapter.dead_letters import DeadLetterQueue
     from adapter.redis_client import redis_client
 
     settings = startup.settings()

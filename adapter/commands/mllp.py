@@ -81,7 +81,7 @@ async def _serve(settings: Any, senders: Any, host: str, port: int, context: Any
     import socket
 
     from adapter.heartbeat import LISTENERS, Heartbeat
-    from adapter.mllp.admission import ListenerServices
+    from adapter.mllp.frames import ListenerServices
     from adapter.mllp.listener import MllpListener
     from adapter.redis_client import redis_client
 

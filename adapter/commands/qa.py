@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from adapter.benchmarks import load_benchmarks
     from adapter.errors import MappingError
     from adapter.fhir.report_facts import ReportReader
-    from adapter.mappings import default_mappings, mappings_directory
+    from adapter.mapping_files import default_mappings, mappings_directory
     from adapter.qa.measure_report import require_concepts
     from adapter.qa.report import QaReport
 

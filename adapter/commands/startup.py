@@ -19,7 +19,8 @@ import socket
 from pydantic import ValidationError
 
 from adapter.errors import MappingError
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.settings import Settings
 
 

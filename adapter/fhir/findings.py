@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapter.case import Case, Laboratory, MessageReading
 from adapter.errors import NoHer2Result, UnreadableValue
+from adapter.fhir.case import Case, Laboratory, MessageReading
 from adapter.fhir.effective import case_effective
 from adapter.fhir.grouping import CaseGroup, References, group_cases, reference_of
 from adapter.fhir.laboratory import case_laboratory

@@ -154,13 +154,15 @@ def group_cases(
         # Nothing names whose results these are, so only their content identifies the case:
         # the same message gives the same key (and ids); two different messages never share one
         # (their names alone may be equal, e.g. Observations without an id).
-        content = sorted(
-            json.dumps(e.resource, sort_keys=True, default=str, separators=(",", ":"))
-            for e in loose
-        )
-        digest = hashlib.sha256("\n".join(content).encode()).hexdigest()
-        result.append(CaseGroup(f"message|{digest}", loose))
+        digest = hashlib.sha256("\n".join(sorted(map(canonical_json, loose))).encode())
+        result.append(CaseGroup(f"message|{digest.hexdigest()}", loose))
     return result
+
+
+def canonical_json(entry: Entry) -> str:
+    """A resource as one canonical text (keys sorted, no blanks): what identifies a resource
+    that has no id, fullUrl or identifier by its content alone."""
+    return json.dumps(entry.resource, sort_keys=True, default=str, separators=(",", ":"))
 
 
 def _group(

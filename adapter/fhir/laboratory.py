@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from adapter.case import Laboratory
+from adapter.fhir.case import Laboratory
 from adapter.fhir.grouping import References, listed, reference_of
 from adapter.fhir.observations import issued_of
 from adapter.fhir.validation import Entry

@@ -15,6 +15,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from adapter.errors import (
     BadInput,
     InvalidResource,
+    MessageTooLarge,
     NoHer2Result,
     UnreadableMessage,
     UnreadableValue,
@@ -25,6 +26,7 @@ ISSUE_CODES: Final[Mapping[type[BadInput], str]] = {
     InvalidResource: "invalid",  # JSON, but not a FHIR resource the adapter accepts
     UnreadableValue: "value",  # an IHC or ISH value that cannot be read
     NoHer2Result: "not-found",  # nothing to interpret
+    MessageTooLarge: "too-long",  # more entries than a message may hold
     BadInput: "invalid",
 }
 

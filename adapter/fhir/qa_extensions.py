@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.fhir.grouping import listed
 from adapter.fhir.values import IHC_VALUES
 from adapter.interpretation.ish import IshKind
 from adapter.interpretation.model import IhcValue, SiteGroup
-from adapter.interpretation.reading import read_case
+from adapter.interpretation.readings import read_case
 from adapter.mappings import CODESYSTEM_URL, Mappings
 
 STRUCTURE_DEFINITIONS: Final = "https://her2-fhir-adapter.org/fhir/StructureDefinition/"

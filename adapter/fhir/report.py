@@ -18,15 +18,15 @@ from datetime import datetime
 from typing import Any, Final
 
 import adapter
-from adapter.case import Case
 from adapter.fhir.bundles import (
     collection_bundle,
     transaction_bundle,
 )  # re-exported: one import place
+from adapter.fhir.case import Case
 from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.qa_extensions import qa_extensions
 from adapter.interpretation.conclusion import conclusion_text
-from adapter.interpretation.model import Interpretation, Status
+from adapter.interpretation.decision import Interpretation, Status
 from adapter.mappings import CODESYSTEM_URL, Mappings
 
 LOINC: Final = "http://loinc.org"

@@ -19,7 +19,8 @@ from adapter.fhir.laboratory import written_laboratory
 from adapter.fhir.observations import parse_fhir_datetime
 from adapter.fhir.qa_extensions import read_qa_extensions
 from adapter.fhir.report import LOINC, REPORT_ID_SYSTEM, STATUS_CONCEPTS
-from adapter.interpretation.model import Category, Flag, SiteGroup, Status
+from adapter.interpretation.decision import Category, Flag, Status
+from adapter.interpretation.model import SiteGroup
 from adapter.mappings import CODESYSTEM_URL, Mappings
 
 JsonDict = dict[str, Any]

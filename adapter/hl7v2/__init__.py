@@ -15,5 +15,7 @@ the same `Her2Findings` a FHIR sender would give; nothing below the findings kno
     to_fhir.py   results -> Observation / Specimen JSON, deterministic ids
     reading.py   read_v2_message: the entry point; FHIR reader errors -> v2 locations
     ack.py       the ACK (contract 4), a pure function of message facts and outcome
-    offline.py   `her2-adapter interpret --hl7v2`: files of messages -> results per message
+
+What a message then gives, offline and in the worker, is the application layer's
+(`adapter.service`): the same steps whichever door a result came through.
 """

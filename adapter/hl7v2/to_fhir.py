@@ -16,12 +16,13 @@ import uuid
 from typing import Any, Final
 from urllib.parse import quote
 
-from adapter.case import Laboratory
+from adapter.fhir.case import Laboratory
 from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.report import ID_NAMESPACE
 from adapter.fhir.site import site_of
 from adapter.hl7v2.coded import codeable_concept
 from adapter.hl7v2.codes import LOINC, V2Codes
+from adapter.hl7v2.header import MessageHeader
 from adapter.hl7v2.obx import Her2Obx
 from adapter.hl7v2.orders import Specimen
 from adapter.hl7v2.parse import ParsedMessage
@@ -192,3 +193,15 @@ def zone_of(msh7: str) -> str:
     """The UTC offset of MSH-7 (`+0200`), or '' when it gives none."""
     match = _TS.match(msh7.strip())
     return (match["tz"] or "") if match else ""
+
+
+def message_entity(header: MessageHeader) -> Json:
+    """The Provenance entity naming the v2 message by MSH-10 within its sending facility."""
+    system = f"{V2_URN}:message:{quote(header.facility, safe='')}"
+    return {
+        "role": "source",
+        "what": {
+            "identifier": {"system": system, "value": header.control_id},
+            "display": "HL7 v2 ORU^R01 message",
+        },
+    }

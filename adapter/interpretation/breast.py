@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 from adapter.interpretation import sources as src
+from adapter.interpretation.decision import Flag, IshGroup, NextStep, Status
 from adapter.interpretation.ish import IshKind, group_of
-from adapter.interpretation.model import Flag, IshGroup, NextStep, Status
-from adapter.interpretation.reading import Reading
+from adapter.interpretation.readings import Reading
 from adapter.interpretation.table import (
     ANY_IHC,
     CLASS_GROUP,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from adapter.interpretation.model import Interpretation, NextStep, Status
+from adapter.interpretation.decision import Interpretation, NextStep, Status
 
 NEXT_STEP_TEXT: Final = {
     NextStep.REFLEX_ISH: "reflex ISH on the same specimen",

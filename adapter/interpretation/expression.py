@@ -10,14 +10,8 @@ from __future__ import annotations
 from typing import Final
 
 from adapter.interpretation import sources as src
-from adapter.interpretation.model import (
-    Category,
-    Comment,
-    IhcScore,
-    IhcSubclass,
-    IhcValue,
-    Status,
-)
+from adapter.interpretation.decision import Category, Comment, Status
+from adapter.interpretation.model import IhcScore, IhcSubclass, IhcValue
 
 ZERO_CATEGORY: Final = {
     IhcSubclass.ULTRALOW: Category.HER2_ULTRALOW,

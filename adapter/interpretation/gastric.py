@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 from adapter.interpretation import sources as src
-from adapter.interpretation.model import Flag, NextStep, SiteGroup, Status
-from adapter.interpretation.reading import Reading
+from adapter.interpretation.decision import Flag, NextStep, Status
+from adapter.interpretation.model import SiteGroup
+from adapter.interpretation.readings import Reading
 from adapter.interpretation.table import (
     NO_RESULT_ROWS,
     Decision,

@@ -12,24 +12,26 @@ from typing import Final
 
 from adapter.interpretation import breast, gastric
 from adapter.interpretation import sources as src
-from adapter.interpretation.expression import category, eligibility_comments
-from adapter.interpretation.model import (
+from adapter.interpretation.decision import (
     Category,
     ChoiceOutcome,
     Comment,
     Flag,
-    Her2Findings,
     Interpretation,
     NextStep,
-    Reported,
     RuleApplied,
-    SiteGroup,
     Status,
+)
+from adapter.interpretation.expression import category, eligibility_comments
+from adapter.interpretation.model import (
+    Her2Findings,
+    Reported,
+    SiteGroup,
     T,
     TumourSite,
     ValuesNotAccounted,
 )
-from adapter.interpretation.reading import Reading, Readings, read_case
+from adapter.interpretation.readings import Reading, Readings, read_case
 from adapter.interpretation.selection import select
 from adapter.interpretation.table import Decision
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from adapter.interpretation.model import Citation, IshCall, IshGroup
+from adapter.interpretation.decision import Citation, IshGroup
+from adapter.interpretation.model import IshCall
 from adapter.interpretation.sources import FIG3_GROUPS
 
 RATIO_CUT: Final = Fraction(2)  # HER2/CEP17 ratio >= 2.0

@@ -34,6 +34,14 @@ class Selection(Generic[T]):
     def conflicting(self) -> bool:
         return len(self.candidates) > 1
 
+    def options(self) -> tuple[Reported[T] | None, ...]:
+        """The values to decide with, one reading each; `(None,)`: the measure is absent."""
+        return self.candidates or (None,)
+
+    def sources(self) -> tuple[str, ...]:
+        """The references of the values decided with."""
+        return tuple(c.source.reference for c in self.candidates)
+
     @property
     def values(self) -> tuple[T | None, ...]:
         """The values to decide with; `(None,)` when the measure was not reported."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from adapter.interpretation.model import Citation, Comment, Guideline
+from adapter.interpretation.decision import Citation, Comment, Guideline
 
 _2018 = Guideline.ASCO_CAP_2018
 _2016 = Guideline.CAP_ASCP_ASCO_2016

@@ -11,6 +11,15 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from adapter.interpretation.decision import (
+    Citation,
+    Comment,
+    Flag,
+    IshGroup,
+    NextStep,
+    RuleApplied,
+    Status,
+)
 from adapter.interpretation.ish import (
     AVERAGE_HIGH,
     RATIO_CUT,
@@ -20,18 +29,7 @@ from adapter.interpretation.ish import (
     dual_probe_group,
     single_probe_zone,
 )
-from adapter.interpretation.model import (
-    Citation,
-    Comment,
-    Flag,
-    IhcScore,
-    IhcValue,
-    IshCall,
-    IshGroup,
-    NextStep,
-    RuleApplied,
-    Status,
-)
+from adapter.interpretation.model import IhcScore, IhcValue, IshCall
 from adapter.interpretation.sources import FAILED_TESTS, NOTHING_USABLE
 
 

@@ -30,7 +30,7 @@ from cryptography import x509
 
 from adapter.hl7v2.ack import AckCode, AckOutcome, build_ack
 from adapter.hl7v2.errors import APPLICATION_INTERNAL_ERROR
-from adapter.mllp.admission import Answer, ListenerServices, admit_frame, too_large
+from adapter.mllp.frames import Answer, ListenerServices, admit_frame, too_large
 from adapter.mllp.framing import (
     END_BLOCK,
     MAX_FRAME_BYTES,

@@ -19,7 +19,8 @@ from typing import Final
 
 from adapter.benchmarks import Benchmarks
 from adapter.fhir.report_facts import ISH_GROUPS_2_TO_4, CaseFigures
-from adapter.interpretation.model import SiteGroup, Status
+from adapter.interpretation.decision import Status
+from adapter.interpretation.model import SiteGroup
 
 Z_95: Final = NormalDist().inv_cdf(0.975)
 ALL_LABS: Final = "all"

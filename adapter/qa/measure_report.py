@@ -23,7 +23,8 @@ from adapter.fhir.bundles import collection_bundle
 from adapter.fhir.qa_extensions import STRUCTURE_DEFINITIONS
 from adapter.fhir.report import ID_NAMESPACE
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import CODESYSTEM_FILE, CODESYSTEM_URL, Mappings
+from adapter.mapping_files import CODESYSTEM_FILE
+from adapter.mappings import CODESYSTEM_URL, Mappings
 from adapter.qa.figures import ALL_LABS, COLUMNS, FLAGS, Counts, Row
 from adapter.qa.periods import period_bounds
 

@@ -18,7 +18,8 @@ from enum import Enum
 from typing import Any, Final
 
 from adapter.fhir.report_facts import CaseFigures, ReportFacts
-from adapter.interpretation.model import SiteGroup, Status
+from adapter.interpretation.decision import Status
+from adapter.interpretation.model import SiteGroup
 from adapter.qa.periods import moment_of
 
 BATCH: Final = 5_000  # reports written to SQLite per statement

@@ -127,8 +127,8 @@ def test_no_positive_is_read_as_negative_or_the_reverse() -> None:
     from datetime import UTC, datetime
 
     from adapter.fhir.json_input import parse_json
-    from adapter.mappings import default_mappings
-    from adapter.pipeline import interpret_message
+    from adapter.mapping_files import default_mappings
+    from adapter.service.offline import interpret_message
 
     swapped = []
     for spec, message in cases():

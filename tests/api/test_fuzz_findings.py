@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from adapter.queue import queue_depth
+from adapter.broker import queue_depth
 from tests.api.conftest import AUTH, FHIR_JSON, TestClient, outcome_issue
 from tests.builders import ihc_observation
 

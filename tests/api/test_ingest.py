@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import redis
 
-from adapter.api.admission import MAX_DEPTH, MAX_ENTRIES
 from adapter.api.app import create_app
-from adapter.jobs import JobStore
-from adapter.queue import queue_depth
+from adapter.broker import queue_depth
+from adapter.job_store import JobStore
+from adapter.service.admission import MAX_DEPTH, MAX_ENTRIES
 from tests.api.conftest import (
     AUTH,
     FHIR_JSON,

@@ -27,7 +27,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from hypothesis import strategies as st
 
-from adapter.api.admission import MAX_DEPTH, MAX_ENTRIES
+from adapter.service.admission import MAX_DEPTH, MAX_ENTRIES
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
 
 ROOT = Path(__file__).resolve().parents[2]

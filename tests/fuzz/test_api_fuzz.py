@@ -23,8 +23,8 @@ import pytest
 import redis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from adapter.jobs import PREFIX as JOB_PREFIX
-from adapter.queue import queue_depth
+from adapter.broker import queue_depth
+from adapter.job_store import PREFIX as JOB_PREFIX
 from tests.fuzz.strategies import (
     AUTH,
     FHIR_JSON,

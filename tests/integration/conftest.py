@@ -23,7 +23,7 @@ import celery
 import pytest
 import redis
 
-from adapter.jobs import JobRecord, JobState, JobStore
+from adapter.job_store import JobRecord, JobState, JobStore
 from adapter.queue import InterpretJob, make_celery
 from adapter.settings import Settings
 from tests.support.fhir_server import FhirTestServer, free_port

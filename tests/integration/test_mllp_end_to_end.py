@@ -26,8 +26,9 @@ import pytest
 import redis
 
 from adapter.heartbeat import alive_listeners
-from adapter.jobs import JobState, JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.job_store import JobState, JobStore
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.settings import Settings
 from tests.integration.conftest import WorkerProcess, wait_for
 from tests.mllp.conftest import services_for
@@ -215,10 +216,12 @@ def test_every_pattern_and_correlation_give_one_report_per_case_as_offline(
     for accession, (status, code) in expected.items():
         report = found[accession][0]
         assert (report["status"], answer(report)) == (status, code), accession
-    both = expected["ACC-BOTH"]
-    for accession in ("ACC-IHC-FIRST", "ACC-ISH-FIRST"):
+    _, both = expected["ACC-BOTH"]
+    # IHC 2+ alone was Equivocal (preliminary), so the whole is final; the ISH alone was
+    # Negative (final), so the whole is its amended version (contract 3).
+    for accession, version in (("ACC-IHC-FIRST", "final"), ("ACC-ISH-FIRST", "amended")):
         report = found[accession][0]
-        assert (report["status"], answer(report)) == both, accession
+        assert (report["status"], answer(report)) == (version, both), accession
         # the input Observations were written with the report, each once
         inputs = [r["reference"] for r in report["result"][1:]]
         assert len(inputs) == 4

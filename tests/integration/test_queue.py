@@ -11,10 +11,11 @@ import celery
 import pytest
 import redis
 
-from adapter.deadletter import DeadLetterQueue
+from adapter.broker import queue_depth
+from adapter.dead_letters import DeadLetterQueue
 from adapter.errors import QueueUnavailable
-from adapter.jobs import JobState, JobStore
-from adapter.queue import QUEUE, queue_depth
+from adapter.job_store import JobState, JobStore
+from adapter.queue import QUEUE
 from adapter.redis_client import redis_client
 from adapter.settings import Settings
 from tests.integration.conftest import make_job

@@ -14,8 +14,8 @@ import celery
 import pytest
 import redis
 
-from adapter.deadletter import DeadLetterQueue
-from adapter.jobs import JobState, JobStore
+from adapter.dead_letters import DeadLetterQueue
+from adapter.job_store import JobState, JobStore
 from tests.builders import her2_bundle, ihc_observation, specimen
 from tests.integration.conftest import ehr_holds, make_job
 from tests.support.fhir_server import FhirTestServer

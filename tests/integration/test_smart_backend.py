@@ -25,11 +25,11 @@ import redis
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from adapter.deadletter import LETTER_PREFIX, DeadLetterQueue
+from adapter.dead_letters import LETTER_PREFIX, DeadLetterQueue
 from adapter.errors import AuthorizationRefused
 from adapter.fhir_auth import TOKEN_EARLY_REFRESH_SECONDS, ClientCredentials
 from adapter.fhir_server import FhirServer
-from adapter.jobs import JobState
+from adapter.job_store import JobState
 from adapter.oauth_client import ClientAuthentication, ClientSecret, PrivateKeyJwt
 from adapter.settings import DEFAULT_FHIR_SCOPE
 from tests.builders import her2_bundle, ihc_observation, specimen

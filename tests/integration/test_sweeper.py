@@ -8,13 +8,13 @@ from collections.abc import Callable
 import celery
 import redis
 
-from adapter.jobs import JobState, JobStore
+from adapter.broker import held_task_ids
+from adapter.job_store import JobState, JobStore
 from adapter.queue import QUEUE
 from tests.builders import her2_bundle, ihc_observation, specimen
 from tests.integration.conftest import ehr_holds, make_job
 from tests.support.fhir_server import FhirTestServer
 from tests.support.processes import WorkerProcess
-from workers.sweeper import held_task_ids
 
 
 def test_a_job_accepted_but_lost_by_the_broker_is_submitted_again(

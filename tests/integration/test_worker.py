@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import redis
 
-from adapter.deadletter import DeadLetterQueue
+from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir.report import ID_NAMESPACE, REPORT_ID_SYSTEM, resource_id
-from adapter.jobs import JobState
+from adapter.heartbeat import alive_workers
+from adapter.job_store import JobState
 from adapter.metrics import KEY as METRICS_KEY
 from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
 from tests.integration.conftest import WorkerProcess, ehr_holds, wait_for
 from tests.support.fhir_server import FhirTestServer, free_port
-from workers.heartbeat import alive_workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -114,19 +114,21 @@ def test_the_first_messages_laboratory_names_the_report_after_a_later_message(
 
 
 @pytest.mark.usefixtures("worker")
-def test_ish_then_ihc_gives_the_same_single_final_report(
+def test_ish_then_ihc_is_one_report_whose_second_version_is_amended(
     fhir_server: FhirTestServer, send: Callable, settled: Callable
 ) -> None:
     assert settled(send(her2_bundle(ish_group_1()))).state is JobState.DONE
+    assert the_report(fhir_server)["status"] == "final"  # group 1 alone: Positive
     assert settled(send(her2_bundle(ihc("2+")))).state is JobState.DONE
     report = the_report(fhir_server)
-    assert (report["status"], answer(report)) == ("final", LA_POSITIVE)
+    # once final, every later version is amended (contract 3)
+    assert (report["status"], answer(report)) == ("amended", LA_POSITIVE)
     assert report["meta"]["versionId"] == "2"
     assert {r["reference"] for r in report["result"]} >= {"Observation/ihc-1", "Observation/ish-1"}
 
 
 @pytest.mark.usefixtures("worker")
-def test_duplicate_message_still_makes_one_report(
+def test_a_message_sent_three_times_makes_one_report_of_one_version(
     fhir_server: FhirTestServer, send: Callable, settled: Callable
 ) -> None:
     message = her2_bundle(ihc("2+"), ish_group_1(), specimen("s1"), urn=True)
@@ -134,7 +136,8 @@ def test_duplicate_message_still_makes_one_report(
         assert settled(send(message)).state is JobState.DONE
     report = the_report(fhir_server)
     assert (report["status"], answer(report)) == ("final", LA_POSITIVE)
-    assert len(fhir_server.history("DiagnosticReport", report["id"])) == 3
+    # a copy changes nothing: no new version, and none says amended where nothing was
+    assert len(fhir_server.history("DiagnosticReport", report["id"])) == 1
     # urn:uuid input references were written as the inputs' Type/id
     assert {r["reference"] for r in report["result"]} >= {"Observation/ihc-1", "Observation/ish-1"}
 

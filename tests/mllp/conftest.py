@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from adapter.jobs import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.job_store import JobStore
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
-from adapter.mllp.admission import ListenerServices
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.senders import SenderPolicy
 from adapter.queue import make_celery
 from adapter.settings import Settings

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from adapter.mllp.admission import ListenerServices
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.listener import MllpListener
 
 SB, EB = b"\x0b", b"\x1c\x0d"

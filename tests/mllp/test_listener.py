@@ -14,10 +14,12 @@ from typing import Any
 
 import redis
 
-from adapter.jobs import JobStore
-from adapter.mllp.admission import ListenerServices
+from adapter.broker import queue_depth
+from adapter.job_store import JobStore
+from adapter.metrics import Metrics
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.senders import SenderPolicy
-from adapter.queue import QUEUE, queue_depth
+from adapter.queue import QUEUE
 from tests.mllp.support import (
     EB,
     SB,
@@ -67,8 +69,8 @@ def nothing_queued(client: redis.Redis) -> bool:
     return queue_depth(client) == 0 and not list(client.scan_iter("her2:job:*"))
 
 
-def metric(client: redis.Redis, field: str) -> int:
-    return int(client.hget("her2:metrics", field) or 0)
+def metric(client: redis.Redis, name: str, **labels: str) -> int:
+    return Metrics(client).value(name, **labels)
 
 
 # --- framing ---------------------------------------------------------------------------------
@@ -166,8 +168,8 @@ def test_row_good_with_her2_is_aa_and_queued(
     assert fields[3] == "accepted for HER2 interpretation"
     assert err(ack) is None
     assert queue_depth(redis_db) == 1
-    assert metric(redis_db, 'her2_hl7v2_patterns_total|pattern="loinc"') == 3
-    assert metric(redis_db, 'her2_mllp_acks_total|code="AA"') == 1
+    assert metric(redis_db, "her2_hl7v2_patterns_total", pattern="loinc") == 3
+    assert metric(redis_db, "her2_mllp_acks_total", code="AA") == 1
 
 
 def test_row_good_without_her2_is_aa_saying_nothing_interpreted_and_not_queued(
@@ -179,7 +181,7 @@ def test_row_good_without_her2_is_aa_saying_nothing_interpreted_and_not_queued(
     assert fields[1] == "AA"
     assert "nothing interpreted" in fields[3]
     assert nothing_queued(redis_db)
-    assert metric(redis_db, "her2_hl7v2_not_interpreted_total|") == 1
+    assert metric(redis_db, "her2_hl7v2_not_interpreted_total") == 1
 
 
 def test_row_unreadable_her2_value_is_ae_with_err_location_and_not_queued(
@@ -288,7 +290,7 @@ def test_enhanced_mode_ca_ne_and_er(listener: ListenerThread, redis_db: redis.Re
         assert msa(client.ack(enhanced(5, "ER", bad)))[1:3] == ["CE", "MSG5"]
         assert msa(client.ack(numbered(6)))[1:3] == ["AA", "MSG6"]
     assert queue_depth(redis_db) == 4  # 1, 3, 4 and 6: NE / ER change the ACK, not the queueing
-    assert metric(redis_db, 'her2_mllp_acks_total|code="none"') == 2
+    assert metric(redis_db, "her2_mllp_acks_total", code="none") == 2
 
 
 def test_ack_of_a_v2_3_message_is_msh9_ack_with_swapped_applications(

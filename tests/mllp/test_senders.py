@@ -21,7 +21,7 @@ import redis
 from cryptography import x509
 
 from adapter.mappings import Mappings
-from adapter.mllp import admission
+from adapter.mllp import frames
 from adapter.mllp.listener import tls_context
 from adapter.mllp.senders import SenderPolicy
 from adapter.settings import Settings
@@ -34,7 +34,7 @@ from tests.unit.hl7v2.messages import MSH, ihc_loinc, oru
 
 STRANGER = "STRANGER_LAB"
 ONLY_SYNTH_LAB = SenderPolicy(frozenset({"SYNTH_LAB"}))
-REJECTED = 'her2_messages_rejected_total|door="mllp",reason="{}"'
+REJECTED = "her2_messages_rejected_total"
 
 
 def from_facility(facility: str, *obx: str, control_id: str = "MSG1") -> str:
@@ -46,13 +46,13 @@ def from_facility(facility: str, *obx: str, control_id: str = "MSG1") -> str:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per call of the message reader (a spy: the real reader still runs)."""
     calls: list[int] = []
-    real: Callable[..., Any] = admission.read_v2_message
+    real: Callable[..., Any] = frames.read_v2_message
 
     def counted(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(admission, "read_v2_message", counted)
+    monkeypatch.setattr(frames, "read_v2_message", counted)
     return calls
 
 
@@ -75,7 +75,7 @@ def test_a_stranger_is_refused_on_its_msh_and_its_obx_is_never_read(
     assert msa(no_facility)[1:4] == ["AR", "MSG2", "sending facility not allowed"]
     assert msa(known)[1] == "AE"  # an allowed sender's message is read as before
     assert len(reads) == 2  # once for the open door, once for the allowed sender: never for 2
-    assert metric(redis_db, REJECTED.format("sender-not-allowed")) == 2
+    assert metric(redis_db, REJECTED, door="mllp", reason="sender-not-allowed") == 2
     assert nothing_queued(redis_db)
 
 
@@ -88,7 +88,7 @@ def test_a_stranger_is_refused_before_its_size_is_even_counted(
     with running(guarded) as listener, Client(listener.port) as client:
         ack = client.ack(crowded)
     assert msa(ack)[1:4] == ["AR", "MSG1", "sending facility not allowed"]
-    assert metric(redis_db, REJECTED.format("too-complex")) == 0
+    assert metric(redis_db, REJECTED, door="mllp", reason="too-complex") == 0
     assert reads == []
 
 
@@ -161,7 +161,7 @@ def test_a_facility_is_accepted_over_its_own_certificate_and_refused_over_anothe
     queued = [job["body"].split("|")[3] for job in job_payloads(redis_db)]  # MSH-4 of each
     assert sorted(queued) == ["LAB_A", "LAB_B"]
     assert len(reads) == 2  # only the two accepted messages were read
-    assert metric(redis_db, REJECTED.format("sender-certificate-mismatch")) == 2
+    assert metric(redis_db, REJECTED, door="mllp", reason="sender-certificate-mismatch") == 2
 
 
 @pytest.mark.parametrize(

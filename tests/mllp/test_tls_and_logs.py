@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapter.log import JsonFormatter
-from adapter.mllp.admission import ListenerServices
+from adapter.mllp.frames import ListenerServices
 from adapter.mllp.listener import tls_context
 from tests.mllp.pki import client_context, make_pki, subject
 from tests.mllp.support import Client, ListenerThread, msa, running

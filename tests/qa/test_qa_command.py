@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapter.fhir_server import DirectorySink
-from adapter.mappings import mappings_directory
+from adapter.mapping_files import mappings_directory
 from tests.qa.conftest import Population, her2_adapter
 from tests.qa.sinks import case_transactions, printed_bundles
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from adapter.fhir.json_input import parse_json
 from adapter.mappings import Mappings
-from adapter.pipeline import interpret_message
+from adapter.service.offline import interpret_message
 from tests.acceptance.generator import build, dumps, ihc_fields, random_spec
 
 JsonDict = dict[str, Any]

@@ -29,8 +29,8 @@ from typing import Any
 
 import redis
 
-from adapter.jobs import JobState, JobStore
-from adapter.mappings import default_mappings
+from adapter.job_store import JobState, JobStore
+from adapter.mapping_files import default_mappings
 from tests.soak.load import Feed
 from tests.soak.plan import make_plan
 from tests.soak.processes import RedisServer, service_env

@@ -110,3 +110,115 @@ def test_relative_imports_resolve_to_absolute_names(tmp_path: Path) -> None:
     names = [module for _, module in _imports(probe, root=tmp_path)]
     assert "adapter.fhir.findings" in names
     assert "adapter.interpretation.model" in names
+
+
+# --- the layers of STYLE.md 1: each imports its own layer and those below it ----------------
+
+# Top to bottom. A module belongs to the layer of its longest matching prefix.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("launcher", ("adapter.cli", "adapter.commands")),
+    ("door", ("adapter.api", "adapter.mllp", "workers")),
+    ("application", ("adapter.service", "adapter.qa")),
+    (
+        "edge",
+        (
+            "adapter.queue",
+            "adapter.broker",
+            "adapter.job_store",
+            "adapter.dead_letters",
+            "adapter.case_store",
+            "adapter.metrics",
+            "adapter.heartbeat",
+            "adapter.periodic",
+            "adapter.redis_client",
+            "adapter.fhir_server",
+            "adapter.fhir_auth",
+            "adapter.oauth_client",
+            "adapter.http_status",
+        ),
+    ),
+    (
+        "translation",
+        (
+            "adapter.fhir",
+            "adapter.hl7v2",
+            "adapter.mappings",
+            "adapter.mapping_files",
+            "adapter.data_files",
+            "adapter.benchmarks",
+        ),
+    ),
+    ("core", (CORE_PACKAGE,)),
+)
+# Settings, errors and logs may be imported by every layer but the core.
+SHARED = ("adapter.settings", "adapter.errors", "adapter.log")
+# The doors are separate entry points: none imports another.
+DOORS = ("adapter.api", "adapter.mllp", "workers")
+RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a module of ours belongs to; None for shared modules and the package itself."""
+    found = [
+        (len(prefix), name)
+        for name, prefixes in LAYERS
+        for prefix in prefixes
+        if _within(module, prefix)
+    ]
+    return max(found)[1] if found else None
+
+
+def _door(module: str) -> str | None:
+    return next((d for d in DOORS if _within(module, d)), None)
+
+
+def upward_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """The imports of `path` that point up a layer, or into another door."""
+    here = (
+        _module_name(path)
+        if root == ROOT
+        else ".".join(path.relative_to(root).with_suffix("").parts)
+    )
+    own, own_door = layer_of(here), _door(here)
+    found = []
+    for line, module in _imports(path, root):
+        if not (module.startswith(("adapter.", "workers")) or module == "adapter"):
+            continue
+        target = layer_of(module)
+        if target is not None and own is not None and RANK[target] < RANK[own]:
+            found.append(f"line {line}: {module} ({own} -> {target})")
+        elif own_door and _door(module) not in (None, own_door):
+            found.append(f"line {line}: {module} (door {own_door} -> door {_door(module)})")
+    return found
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_belongs_to_a_layer(path: Path) -> None:
+    module = _module_name(path)
+    assert layer_of(module) or module in (*SHARED, "adapter"), f"{module}: add it to LAYERS"
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_down_and_no_door_imports_another(path: Path) -> None:
+    upward = upward_imports(path)
+    assert not upward, f"{path.relative_to(ROOT)} imports up or across: {upward}"
+
+
+def test_a_planted_upward_import_is_caught(tmp_path: Path) -> None:
+    # the check must be able to fail: the translation reaching up into a door
+    probe = tmp_path / "adapter" / "fhir" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("from adapter.api.app import create_app\n", encoding="utf-8")
+    assert upward_imports(probe, root=tmp_path) == [
+        "line 1: adapter.api.app (translation -> door)",
+        "line 1: adapter.api.app.create_app (translation -> door)",
+    ]

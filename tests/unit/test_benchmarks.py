@@ -13,7 +13,7 @@ import pytest
 from adapter.benchmarks import load_benchmarks
 from adapter.errors import MappingError
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import load_mappings
+from adapter.mapping_files import load_mappings
 from tests.unit.test_mappings import broken
 
 SOURCE = Path(__file__).resolve().parents[2] / "mappings"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from adapter.errors import MappingError
-from adapter.interpretation.model import Category, Flag, NextStep
-from adapter.mappings import default_mappings, load_mappings
+from adapter.interpretation.decision import Category, Flag, NextStep
+from adapter.mapping_files import default_mappings, load_mappings
 
 SOURCE = Path(__file__).resolve().parents[2] / "mappings"
 

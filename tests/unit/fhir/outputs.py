@@ -9,7 +9,7 @@ from typing import Any
 from adapter.fhir.findings import read_message
 from adapter.fhir.report import case_resources
 from adapter.interpretation.interpret import interpret
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from tests.builders import her2_bundle
 
 RECORDED = datetime(2026, 2, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapter.fhir.findings import read_message
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from tests.builders import her2_bundle, ihc_observation, ish_observation
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from adapter.case import Laboratory
+from adapter.fhir.case import Laboratory
 from adapter.fhir.findings import read_message
 from adapter.fhir.laboratory import performer_reference
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from tests.builders import her2_bundle, ihc_observation, ish_observation
 from tests.unit.fhir.outputs import case_outputs
 

@@ -10,7 +10,7 @@ from adapter.errors import InvalidResource, NoHer2Result, UnreadableMessage
 from adapter.fhir.findings import read_message
 from adapter.fhir.json_input import parse_json
 from adapter.interpretation.model import SiteGroup, TumourSite
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from tests.builders import SCT, her2_bundle, ihc_observation, ish_observation, observation, specimen
 
 

@@ -14,7 +14,7 @@ from adapter.fhir.observations import read_observation
 from adapter.fhir.validation import Entry
 from adapter.fhir.values import Measure
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 from adapter.qa.measure_report import FLAG_URL
 from tests.builders import (
     LOINC,

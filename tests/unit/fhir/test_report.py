@@ -6,20 +6,18 @@ from datetime import UTC, datetime
 
 from fhir.resources.R4B.bundle import Bundle
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.fhir.report import case_resources, collection_bundle, transaction_bundle
-from adapter.interpretation.model import (
+from adapter.interpretation.decision import (
     Category,
     Flag,
-    Her2Findings,
     Interpretation,
     IshGroup,
     NextStep,
-    SiteGroup,
     Status,
-    TumourSite,
 )
-from adapter.mappings import default_mappings
+from adapter.interpretation.model import Her2Findings, SiteGroup, TumourSite
+from adapter.mapping_files import default_mappings
 
 SITE = TumourSite(SiteGroup.BREAST, assumed=True)
 CASE = Case(

@@ -14,8 +14,9 @@ from adapter.fhir.report_facts import (
     ReportReader,
     report_pairs,
 )
-from adapter.interpretation.model import SiteGroup, Status
-from adapter.mappings import default_mappings
+from adapter.interpretation.decision import Status
+from adapter.interpretation.model import SiteGroup
+from adapter.mapping_files import default_mappings
 from tests.builders import ihc_observation, ish_observation
 from tests.unit.fhir.outputs import RECORDED, case_outputs
 

@@ -19,7 +19,7 @@ from adapter.interpretation.model import (
     SiteGroup,
     TumourSite,
 )
-from adapter.mappings import default_mappings
+from adapter.mapping_files import default_mappings
 
 SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fhir-samples"
 UNSCORED_NEGATIVE = IhcValue(IhcScore.ZERO_OR_ONE, score_reported=False)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapter.case import Case
 from adapter.errors import UnreadableValue
+from adapter.fhir.case import Case
 from adapter.fhir.findings import read_message
 from adapter.interpretation.model import (
     FAILED,
@@ -22,8 +22,8 @@ from adapter.interpretation.model import (
     ReportedStatus,
     ResultStatus,
 )
-from adapter.mappings import default_mappings
-from adapter.pipeline import interpret_message
+from adapter.mapping_files import default_mappings
+from adapter.service.offline import interpret_message
 from tests.builders import (
     LOINC,
     SCT,

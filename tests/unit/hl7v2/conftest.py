@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapter.mappings import Mappings, default_mappings
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from adapter.hl7v2.offline import V2MessageResult, interpret_reading
-from adapter.hl7v2.reading import read_v2_message
+from adapter.hl7v2.message import read_v2_message
 from adapter.mappings import Mappings
+from adapter.service.offline import V2MessageResult, interpret_reading
 
 SAMPLES: Final = Path(__file__).resolve().parents[3] / ".." / "shared" / "hl7v2-samples"
 

@@ -15,8 +15,8 @@ from adapter.hl7v2.ack import (
 )
 from adapter.hl7v2.errors import V2BadMessage, V2BadValue, V2Location
 from adapter.hl7v2.header import MessageHeader, read_header, read_msh_only
+from adapter.hl7v2.message import read_v2_message
 from adapter.hl7v2.parse import decode_message, split_messages
-from adapter.hl7v2.reading import read_v2_message
 from adapter.mappings import Mappings
 from tests.unit.hl7v2.messages import MSH, ihc_loinc, oru
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from adapter.hl7v2.offline import message_entity
-from adapter.hl7v2.reading import read_v2_message
+from adapter.hl7v2.message import read_v2_message
+from adapter.hl7v2.to_fhir import message_entity
 from adapter.mappings import Mappings
-from adapter.pipeline import interpret_message
+from adapter.service.offline import interpret_message
 from tests.unit.hl7v2.messages import RECORDED, SAMPLES, ihc_loinc, interpret_v2, ish_loinc, oru
 
 SCRIPT = shutil.which("her2-adapter")
@@ -106,12 +106,16 @@ def test_offline_result_equals_interpreting_the_generated_bundle(
 ) -> None:
     text = oru(*segments)
     reading = read_v2_message(text, mappings)
-    direct = interpret_message(
-        reading.bundle, mappings, recorded=RECORDED, provenance_entities=[message_entity(reading)]
-    )
+    direct = interpret_message(reading.bundle, mappings, recorded=RECORDED)
     offline = interpret_v2(text, mappings)
     assert [c.interpretation for c in offline.cases] == [c.interpretation for c in direct.cases]
-    assert list(offline.resources[: len(direct.resources)]) == direct.resources
+    for v2, fhir in zip(offline.cases, direct.cases, strict=True):
+        assert (v2.observation, v2.diagnostic_report) == (fhir.observation, fhir.diagnostic_report)
+        # the v2 door's Provenance also names the message by MSH-10
+        assert v2.provenance["entity"] == [
+            *fhir.provenance["entity"],
+            message_entity(reading.header),
+        ]
 
 
 def test_a_bug_in_one_message_costs_that_message_only(
@@ -119,7 +123,7 @@ def test_a_bug_in_one_message_costs_that_message_only(
 ) -> None:
     # A bug cannot be written into a message: the interpretation is made to fail (a test
     # double of our own code) for the first of two good messages.
-    from adapter.hl7v2 import offline
+    from adapter.service import offline
 
     real = offline.interpret_reading
     calls: list[int] = []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from adapter.case import Laboratory
+from adapter.fhir.case import Laboratory
 from adapter.hl7v2.to_fhir import FACILITY_SYSTEM
 from adapter.mappings import Mappings
 from tests.unit.hl7v2.messages import MSH, OBR, ihc_loinc, interpret_v2, oru

@@ -6,8 +6,8 @@ import pytest
 
 from adapter.hl7v2.errors import V2BadMessage, V2BadValue
 from adapter.hl7v2.header import read_msh_only
+from adapter.hl7v2.message import read_v2_message
 from adapter.hl7v2.parse import check_decoded, decode_message, split_messages
-from adapter.hl7v2.reading import read_v2_message
 from adapter.mappings import Mappings
 from tests.unit.hl7v2.messages import interpret_v2, oru, statuses
 

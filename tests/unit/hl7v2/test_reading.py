@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from adapter.hl7v2.errors import V2BadMessage, V2BadValue
-from adapter.hl7v2.reading import read_v2_message
+from adapter.hl7v2.message import read_v2_message
 from adapter.mappings import Mappings
 from tests.unit.hl7v2.messages import (
     MSH,

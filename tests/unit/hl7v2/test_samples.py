@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from adapter.hl7v2.errors import V2BadMessage, V2BadValue
-from adapter.hl7v2.offline import interpret_v2_file
 from adapter.mappings import Mappings
+from adapter.service.offline import interpret_v2_file
 from tests.unit.hl7v2.messages import RECORDED, SAMPLES, interpret_v2, statuses
 
 NO_HER2 = [

@@ -13,9 +13,9 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapter.interpretation.decision import IshGroup, Status
 from adapter.interpretation.interpret import interpret
 from adapter.interpretation.ish import DUAL_PROBE_GROUPS, dual_probe_group
-from adapter.interpretation.model import IshGroup, Status
 from tests.unit.interpretation.facts import findings
 
 D = Decimal

@@ -9,7 +9,7 @@ import pytest
 
 from adapter.benchmarks import load_benchmarks
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import mappings_directory
+from adapter.mapping_files import mappings_directory
 from adapter.qa.figures import Counts, build_rows, percent, row, wilson
 from tests.qa.expected import wilson_reference
 

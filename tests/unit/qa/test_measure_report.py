@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from adapter.benchmarks import load_benchmarks
 from adapter.errors import MappingError
 from adapter.interpretation.model import SiteGroup
-from adapter.mappings import default_mappings, mappings_directory
+from adapter.mapping_files import default_mappings, mappings_directory
 from adapter.qa.figures import Counts, build_rows
 from adapter.qa.measure_report import measure_reports, require_concepts
 

@@ -6,7 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from adapter.fhir.report_facts import CaseFigures, ReportFacts
-from adapter.interpretation.model import SiteGroup, Status
+from adapter.interpretation.decision import Status
+from adapter.interpretation.model import SiteGroup
 from adapter.qa.tally import BATCH, LatestReports
 
 

@@ -69,7 +69,7 @@ def wired(tasks: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_bad_input_whose_dead_letter_cannot_be_written_is_kept(
     wired: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wired, "interpret_job", _fail_with(InvalidResource("bad", expression="x")))
+    monkeypatch.setattr(wired, "process_job", _fail_with(InvalidResource("bad", expression="x")))
 
     def redis_restarting(*_: Any) -> None:
         raise redis.ConnectionError("Connection refused")
@@ -83,7 +83,7 @@ def test_bad_input_whose_dead_letter_cannot_be_written_is_kept(
 def test_retry_that_cannot_be_published_keeps_the_message(
     wired: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wired, "interpret_job", _fail_with(DependencyUnavailable("down")))
+    monkeypatch.setattr(wired, "process_job", _fail_with(DependencyUnavailable("down")))
 
     def publish_failed(*_: Any, **__: Any) -> None:  # what Task.retry raises then
         raise Reject(OSError("Connection refused"), requeue=False)
@@ -97,7 +97,7 @@ def test_retry_that_cannot_be_published_keeps_the_message(
 def test_transient_fault_is_retried_with_a_countdown(
     wired: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wired, "interpret_job", _fail_with(DependencyUnavailable("down")))
+    monkeypatch.setattr(wired, "process_job", _fail_with(DependencyUnavailable("down")))
     asked: dict[str, Any] = {}
 
     def retry(**options: Any) -> Retry:

@@ -1,35 +1,23 @@
-"""From the reported facts to the readings a case is decided with.
+"""One ISH count (the first count, or the blinded recount) -> its readings.
 
-A case usually has one reading. It has several when values of one measure are tied and differ
-(contract 1.3) or when a bound leaves a threshold open (contract 1.2): the case is then decided
-once per reading, and `interpret.py` combines the outcomes.
+A count has one reading per combination of its tied values and per side of each threshold a
+bound leaves open (contract 1.2, 1.3), and two for a ratio that contradicts its own averages
+(the reported ratio and the quotient). Each reading holds point values only (`IshReading`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from itertools import product
-from typing import Any, Final
+from typing import Final
 
 from adapter.interpretation.bounds import Interval, decimal_text
+from adapter.interpretation.facts import call_fact, listed_facts, number_fact
 from adapter.interpretation.ish import AVERAGE_HIGH, AVERAGE_LOW, RATIO_CUT, IshReading
-from adapter.interpretation.model import (
-    FailedTest,
-    Her2Findings,
-    IhcScore,
-    IhcValue,
-    IshCall,
-    IshCount,
-    Number,
-    Reported,
-    ResultStatus,
-    SiteGroup,
-    T,
-)
-from adapter.interpretation.selection import Selection, select, select_ihc
+from adapter.interpretation.model import FailedTest, IshCall, IshCount, Number, Reported, SiteGroup
+from adapter.interpretation.selection import select
 
 RATIO_THRESHOLDS: Final = (RATIO_CUT,)
 # The average meets 4.0 and 6.0 in breast (Figures 2, 3); elsewhere only 6.0 matters
@@ -54,101 +42,13 @@ class CountOption:
     computed_ratio: str | None = None  # as the report shows it, when the ratio was computed
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One way of reading a case: one value per measure, every bound on one side."""
-
-    ihc: IhcValue | None
-    first: CountOption
-    recount: CountOption | None
-    ihc_failed: bool
-    preliminary: bool
-
-    @property
-    def text(self) -> str:
-        """The values of this reading: "IHC 2+; ISH ratio 1.8, HER2 6.01 per cell"."""
-        parts = [f"IHC {ihc_text(self.ihc)}" if self.ihc else "no IHC"]
-        if self.ihc_failed:
-            parts = ["IHC failed"]
-        parts.append(self.first.text)
-        if self.recount is not None:
-            parts.append(f"recount {self.recount.text}")
-        return "; ".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Readings:
-    choices: tuple[Reading, ...]
-    conflicting: bool = False  # tied values that differ (contract 1.3)
-    ratio_open: bool = False  # a reported ratio bound leaves 2.0 open (contract 1.2)
-    average_open: bool = False  # an average bound (or a ratio computed from one) is open
-    inconsistent: bool = False  # the reported ratio contradicts its own averages (1.2)
-    facts: tuple[str, ...] = field(default=())
-    listed: tuple[Reported[object], ...] = ()  # every value the facts show, for the account
-    sources: tuple[str, ...] = field(default=())
-
-
-def ihc_text(value: IhcValue) -> str:
-    text = value.score.value
-    if value.subclass is not None:
-        text += f" ({value.subclass.value})"
-    if not value.score_reported:
-        text += " (no score reported)"
-    return text
-
-
-def read_case(findings: Her2Findings) -> Readings:
-    """Every reading of a case, with what made it several."""
-    site = findings.site.group
-    ihc = select_ihc(findings.ihc)
-    first_count, recount = findings.first_count, findings.recount
-    if first_count.is_empty():  # only marked counts: the earliest mark-free one is missing
-        first_count, recount = recount, IshCount()
-    first, first_state = _count_options(first_count, site, first=True)
-    second: list[CountOption | None] = [None]
-    second_state = None
-    if not recount.is_empty():
-        options, second_state = _count_options(recount, site, first=False)
-        second = list(options)
-    choices = []
-    for ihc_option, first_option, recount_option in product(_options(ihc), first, second):
-        ihc_value = ihc_option.value if ihc_option is not None else None
-        choices.append(
-            Reading(
-                ihc=ihc_value if isinstance(ihc_value, IhcValue) else None,
-                first=first_option,
-                recount=recount_option,
-                ihc_failed=isinstance(ihc_value, FailedTest),
-                preliminary=_preliminary(ihc_option)
-                or first_option.preliminary
-                or (recount_option is not None and recount_option.preliminary),
-            )
-        )
-    states = [s for s in (first_state, second_state) if s is not None]
-    facts = _facts("IHC score", findings.ihc, ihc, _ihc_fact) + first_state.facts
-    if second_state is not None:
-        facts += tuple(f"recount: {fact}" for fact in second_state.facts)
-    facts += tuple(f"{n.value}: not performed [{n.source.reference}]" for n in findings.not_done)
-    listed = (*findings.ihc, *_count_reports(first_count), *_count_reports(recount))
-    return Readings(
-        choices=tuple(choices),
-        conflicting=ihc.conflicting or any(s.conflicting for s in states),
-        ratio_open=any(s.ratio_open for s in states),
-        average_open=any(s.average_open for s in states),
-        inconsistent=first_state.inconsistent,
-        facts=facts,
-        listed=(*listed, *findings.not_done),
-        sources=_sources(ihc) + tuple(src for s in states for src in s.sources),
-    )
-
-
-def _count_reports(count: IshCount) -> tuple[Reported[object], ...]:
-    """The values of one count in the order `_count_options` lists them."""
+def count_reports(count: IshCount) -> tuple[Reported[object], ...]:
+    """The values of one count in the order `count_options` lists them."""
     return (*count.ratio, *count.her2_per_cell, *count.cep17_per_cell, *count.call)
 
 
 @dataclass(frozen=True, slots=True)
-class _CountState:
+class CountState:
     conflicting: bool
     ratio_open: bool
     average_open: bool
@@ -157,9 +57,9 @@ class _CountState:
     sources: tuple[str, ...]
 
 
-def _count_options(
+def count_options(
     count: IshCount, site: SiteGroup, *, first: bool
-) -> tuple[list[CountOption], _CountState]:
+) -> tuple[list[CountOption], CountState]:
     ratio, her2, cep17, call = (
         select(count.ratio),
         select(count.her2_per_cell),
@@ -168,7 +68,7 @@ def _count_options(
     )
     options: list[CountOption] = []
     ratio_open = average_open = inconsistent = False
-    for r, h, c, q in product(_options(ratio), _options(her2), _options(cep17), _options(call)):
+    for r, h, c, q in product(ratio.options(), her2.options(), cep17.options(), call.options()):
         # A ratio that contradicts the averages of its own count: the reported ratio and the
         # quotient are two values of the ratio, tied (contract 1.2). A recount's numbers are
         # used as reported.
@@ -183,19 +83,19 @@ def _count_options(
         inconsistent |= contradicted
     computed = dict.fromkeys(o.computed_ratio for o in options if o.computed_ratio)
     facts = (
-        _facts("HER2/CEP17 ratio", count.ratio, ratio, _number_fact)
-        + _facts("average HER2 signals per cell", count.her2_per_cell, her2, _number_fact)
-        + _facts("average CEP17 signals per cell", count.cep17_per_cell, cep17, _number_fact)
-        + _facts("ISH result", count.call, call, _call_fact)
+        listed_facts("HER2/CEP17 ratio", count.ratio, ratio, number_fact)
+        + listed_facts("average HER2 signals per cell", count.her2_per_cell, her2, number_fact)
+        + listed_facts("average CEP17 signals per cell", count.cep17_per_cell, cep17, number_fact)
+        + listed_facts("ISH result", count.call, call, call_fact)
         + tuple(f"HER2/CEP17 ratio: {text}" for text in computed)
     )
-    return options, _CountState(
+    return options, CountState(
         conflicting=inconsistent or any(s.conflicting for s in (ratio, her2, cep17, call)),
         ratio_open=ratio_open,
         average_open=average_open,
         inconsistent=inconsistent,
         facts=facts,
-        sources=_sources(ratio) + _sources(her2) + _sources(cep17) + _sources(call),
+        sources=ratio.sources() + her2.sources() + cep17.sources() + call.sources(),
     )
 
 
@@ -235,7 +135,7 @@ def _expand(
     (contract 1.2); the ratio is then not "computed" in the flag's sense (one was reported)."""
     values = [x.value if x is not None else None for x in (ratio, her2, cep17, call)]
     failed = any(isinstance(v, FailedTest) for v in values)
-    preliminary = any(_preliminary(x) for x in (ratio, her2, cep17, call))
+    preliminary = any((x is not None and x.preliminary) for x in (ratio, her2, cep17, call))
     ratio_n, her2_n, cep17_n = (v if isinstance(v, Number) else None for v in values[:3])
     call_v = values[3] if isinstance(values[3], IshCall) else None
     equivocal = call_v is IshCall.EQUIVOCAL
@@ -335,53 +235,3 @@ def _side(point: Fraction, thresholds: tuple[Fraction, ...]) -> str:
 def _threshold(value: Fraction) -> str:
     """A threshold as the guideline writes it: 2.0, 4.0, 6.0."""
     return format(Decimal(value.numerator) / Decimal(value.denominator), ".1f")
-
-
-def _options(selection: Selection[T]) -> tuple[Reported[T] | None, ...]:
-    return selection.candidates or (None,)
-
-
-def _preliminary(reported: Reported[Any] | None) -> bool:
-    return reported is not None and reported.source.status is ResultStatus.PRELIMINARY
-
-
-def _sources(selection: Selection[T]) -> tuple[str, ...]:
-    return tuple(c.source.reference for c in selection.candidates)
-
-
-def _ihc_fact(value: IhcValue | FailedTest) -> str:
-    if isinstance(value, FailedTest):
-        return "test failed"
-    if value.score is IhcScore.ZERO_OR_ONE:
-        return "negative, no score reported (counts as 0 or 1+)"
-    return ihc_text(value)
-
-
-def _number_fact(value: Number | FailedTest) -> str:
-    return "test failed" if isinstance(value, FailedTest) else str(value)
-
-
-def _call_fact(value: IshCall | FailedTest) -> str:
-    return "test failed" if isinstance(value, FailedTest) else value.value
-
-
-def _facts(
-    label: str,
-    reported: Sequence[Reported[T]],
-    selection: Selection[T],
-    render: Callable[[T], str],
-) -> tuple[str, ...]:
-    """Every value reported for one measure, in input order, each with its source; a value set
-    aside by precedence (contract 1.3) is listed too, marked, so the report shows every input
-    the case was sent."""
-    if not reported:
-        return ()
-    used = {id(r) for r in selection.used or selection.candidates}
-    shown = "; ".join(
-        f"{render(r.value)} [{r.source.reference}"
-        + (", preliminary" if r.source.status is ResultStatus.PRELIMINARY else "")
-        + ("]" if id(r) in used else ", superseded]")
-        for r in reported
-    )
-    tied = " (tied reports that differ)" if selection.conflicting else ""
-    return (f"{label}: {shown}{tied}",)

@@ -9,7 +9,7 @@ The job store is also the outbox that makes "accepted" durable beyond the broker
 job stays in the sorted set `her2:jobs:pending` (scored by the time it was queued) with its
 message until it is done or failed (or its record expired). Celery's Redis transport pops a
 task before it records it as unacknowledged, so a Redis crash between the two loses the task;
-the worker's sweeper (workers/sweeper.py) re-submits a pending job that the broker no longer
+the sweeper (adapter/service/sweeper.py) re-submits a pending job that the broker no longer
 holds.
 """
 
@@ -26,8 +26,9 @@ from typing import Any, Final
 import celery
 import redis
 
+from adapter.broker import task_message
 from adapter.errors import QueueUnavailable
-from adapter.queue import QUEUE, InterpretJob, task_message
+from adapter.queue import QUEUE, InterpretJob
 
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"

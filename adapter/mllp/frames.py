@@ -1,4 +1,4 @@
-"""What the MLLP listener admits: the v2 twin of `adapter/api/admission.py` and the 202 path.
+"""What the MLLP listener admits: the v2 twin of `adapter/service/admission.py` and the 202 path.
 
 One frame -> one ACK (hl7v2-contract.md 4). With an allow-list, the sender is judged first,
 on the MSH segment alone (`read_msh_only`) and the connection's client certificate
@@ -31,7 +31,6 @@ import redis
 from cryptography import x509
 
 from adapter.errors import BadInput, QueueUnavailable
-from adapter.fhir.observations import is_her2_withdrawal
 from adapter.hl7v2.ack import (
     AckCode,
     AckOutcome,
@@ -49,9 +48,10 @@ from adapter.hl7v2.errors import (
     V2BadValue,
 )
 from adapter.hl7v2.header import MessageHeader, read_msh_only
-from adapter.hl7v2.reading import V2Reading, read_v2_message
-from adapter.jobs import JobStore
-from adapter.mappings import Mappings, default_mappings
+from adapter.hl7v2.message import V2Reading, read_v2_message
+from adapter.job_store import JobStore
+from adapter.mapping_files import default_mappings
+from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
@@ -177,7 +177,7 @@ def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
 def _queue(
     frame: bytes, reading: V2Reading, svc: ListenerServices
 ) -> tuple[AckOutcome, str | None, str]:
-    if not reading.has_her2 and not _withdraws(reading, svc.mappings):
+    if not reading.has_her2 and not reading.withdraws:
         return accepted(has_her2=False), None, "no-her2-result"
     job = InterpretJob(
         job_id=str(uuid.uuid4()),
@@ -235,11 +235,6 @@ def _answer(
         },
     )
     return Answer(ack, code, job_id, reading.charset if reading is not None else "utf-8")
-
-
-def _withdraws(reading: V2Reading, mappings: Mappings) -> bool:
-    """The message withdraws (X / D / W) an earlier HER2 result: the worker re-issues its case."""
-    return any(is_her2_withdrawal(entry["resource"], mappings) for entry in reading.bundle["entry"])
 
 
 def separators(frame: bytes) -> int:

@@ -1,4 +1,4 @@
-"""What the API admits: a message is parsed, bounded, and dry-run read before it is queued.
+"""What the HTTP door admits: a message is parsed, bounded and dry-run read before it is queued.
 
 A full message (an Observation, or a Bundle holding its resources) is read exactly as the worker
 will read it (`read_message`), so bad input is refused synchronously with the field that is
@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from adapter.api.outcomes import BodyTooLarge
-from adapter.errors import InvalidResource, NoHer2Result, UnreadableMessage
+from adapter.errors import InvalidResource, MessageTooLarge, NoHer2Result, UnreadableMessage
 from adapter.fhir.findings import read_message
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.observations import is_her2_withdrawal
@@ -57,7 +56,7 @@ def admit(
 
     `can_fetch`: a FHIR server is configured to read what a references-only message names;
     without one such a message could only be dead-lettered, so it is refused here.
-    Raises UnreadableMessage (not UTF-8 / not JSON / too deep), BodyTooLarge (too many
+    Raises UnreadableMessage (not UTF-8 / not JSON / too deep), MessageTooLarge (too many
     entries), InvalidResource (not the resource the route takes, invalid R4, references with
     nothing to fetch them from), UnreadableValue and NoHer2Result (from the dry-run read).
     """
@@ -106,7 +105,7 @@ def check_shape(message: dict[str, Any]) -> None:
     """Refuse nesting deeper than MAX_DEPTH and Bundles of more than MAX_ENTRIES entries."""
     entries = message.get("entry")
     if isinstance(entries, list) and len(entries) > MAX_ENTRIES:
-        raise BodyTooLarge(
+        raise MessageTooLarge(
             f"the Bundle has {len(entries)} entries; at most {MAX_ENTRIES} are accepted"
         )
     stack: list[tuple[Any, int]] = [(message, 1)]

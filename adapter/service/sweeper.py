@@ -3,49 +3,33 @@
 Celery's Redis transport takes a task with BRPOP and only then records it as unacknowledged;
 a Redis crash between the two (or a Redis restart while the task is in flight) loses it, and
 acks_late cannot help a task the broker no longer has. Every accepted job is also pending in
-the job store (adapter/jobs.py) until it is done or failed. Every half visibility timeout one
+the job store (adapter/job_store.py) until it is done or failed. Every half visibility timeout one
 worker (a short Redis lock picks it) looks for jobs pending for longer than the visibility
 timeout that the broker neither queues nor holds unacknowledged, and submits them again. A
 re-submitted job that was not lost after all is processed twice, which the idempotent worker
 makes harmless (same ids, same report).
 
 While the queue is not empty nothing is swept: a pending job may simply be waiting its turn,
-and looking for it in a long queue is costly. It is swept once the backlog has drained.
+and looking for it in a long queue is costly. It is swept once the backlog has drained. The
+worker runs `sweep_once` on a timer (workers/lifecycle.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Any, Final
+from typing import Final
 
 import celery
 import redis
-from celery import signals
 
-from adapter.jobs import JobStore
+from adapter.broker import held_task_ids, queue_depth
+from adapter.job_store import JobStore
 from adapter.metrics import Metrics
-from adapter.periodic import Periodic
-from adapter.queue import make_celery, queue_depth
-from adapter.redis_client import redis_client
-from adapter.settings import Settings, get_settings
+from adapter.settings import Settings
 
 log = logging.getLogger("her2.sweeper")
 LOCK: Final = "her2:sweeper"
-UNACKED: Final = "unacked"  # kombu's Redis transport: delivery tag -> [message, exchange, key]
-_sweepers: list[Periodic] = []
-
-
-def held_task_ids(client: redis.Redis) -> set[str]:
-    """Ids of the tasks the broker has handed out and not yet seen acknowledged."""
-    ids = set()
-    for raw in client.hvals(UNACKED):
-        try:
-            ids.add(str(json.loads(raw)[0]["headers"]["id"]))
-        except (ValueError, LookupError, TypeError):
-            continue  # not a Celery task message: not ours to judge
-    return ids
 
 
 def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:
@@ -71,24 +55,13 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
     return resent
 
 
-def start_sweeper(settings: Settings) -> Periodic:
-    """Sweep every half visibility timeout, in whichever worker takes the short lock first."""
-    client, app = redis_client(settings), make_celery(settings)
-    interval = max(1, settings.visibility_timeout_seconds // 2)
-
-    def sweep_once() -> None:
-        if client.set(LOCK, "1", nx=True, ex=interval):
-            sweep(client, app, settings)
-
-    return Periodic("her2-sweeper", interval, sweep_once, first_now=False).start()
+def sweep_once(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[str]:
+    """`sweep` in whichever worker takes the short lock first (one sweep per interval)."""
+    if not client.set(LOCK, "1", nx=True, ex=sweep_interval(settings)):
+        return []
+    return sweep(client, app, settings)
 
 
-@signals.worker_ready.connect  # type: ignore[untyped-decorator]
-def _start(**_: Any) -> None:
-    _sweepers.append(start_sweeper(get_settings()))
-
-
-@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
-def _stop(**_: Any) -> None:
-    for sweeper in _sweepers:
-        sweeper.stop()
+def sweep_interval(settings: Settings) -> int:
+    """Every half visibility timeout: a lost job is found within one and a half of them."""
+    return max(1, settings.visibility_timeout_seconds // 2)

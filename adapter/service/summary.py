@@ -8,8 +8,8 @@ conclusion; this is a summary, never a second source of truth.
 
 from __future__ import annotations
 
-from adapter.case import Case
-from adapter.interpretation.model import Interpretation
+from adapter.fhir.case import Case
+from adapter.interpretation.decision import Interpretation
 
 
 def summary_line(case: Case, interpretation: Interpretation) -> str:

@@ -65,6 +65,7 @@ class V2Reading:
     # validate): whoever interprets the reading reads these, never validates the Bundle again.
     entries: tuple[Entry, ...] | None = None
     entry_warnings: tuple[str, ...] = ()
+    withdraws: bool = False  # it withdraws (X / D / W) a HER2 result: its case is re-issued
 
     def locate(self, error: BadInput) -> BadInput:
         """A FHIR reader error on the generated Bundle as a V2BadValue at its OBX."""
@@ -151,7 +152,15 @@ def _read(parsed: ParsedMessage, header: MessageHeader, mappings: Mappings) -> V
     }
     patterns = tuple(result.pattern for _, result in observations)
     reading = V2Reading(
-        header, bundle, tuple(specimens), False, (), sources, patterns, parsed.charset
+        header,
+        bundle,
+        tuple(specimens),
+        False,
+        (),
+        sources,
+        patterns,
+        parsed.charset,
+        withdraws=any(result.status == WITHDRAWN for _, result in observations),
     )
     if not observations:
         return reading

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from adapter.case import Case
+from adapter.fhir.case import Case
 from adapter.interpretation.interpret import interpret
 from adapter.interpretation.model import Her2Findings, ResultStatus
-from adapter.summary import summary_line
+from adapter.service.summary import summary_line
 from tests.unit.interpretation.facts import findings
 
 

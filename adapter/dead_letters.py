@@ -26,7 +26,7 @@ from adapter.queue import InterpretJob
 from adapter.redis_client import lua_keep_alive_at_least
 
 if TYPE_CHECKING:
-    from adapter.jobs import JobStore
+    from adapter.job_store import JobStore
 
 LETTER_PREFIX: Final = "her2:dead-letter:"
 INDEX: Final = "her2:dead-letters"
