@@ -18,7 +18,7 @@ import httpx
 import redis
 
 from adapter.fhir_server import DirectorySink
-from adapter.jobs import PENDING
+from adapter.job_store import PENDING
 from tests.acceptance.generator import dumps
 from tests.contract.outputs import CaseOutput, cases_of
 from tests.mllp.support import Client

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.jobs import PREFIX
+from adapter.job_store import PREFIX
 from tests.contract.batch import Batch, make_batch
 from tests.contract.cli_doors import fhir_door, v2_door
 from tests.contract.grammar import SeededChooser
