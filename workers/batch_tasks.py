@@ -26,8 +26,8 @@ from adapter.service.batch import process_batch
 from workers.celery_app import app
 from workers.tasks import (
     BROKER_DOWN,
+    DELIVERY,
     TRANSIENT,
-    InterpretTask,
     _dead_letter_or_keep,
     _redis,
     backfill_counts,
@@ -40,15 +40,7 @@ from workers.tasks import (
 log = logging.getLogger("her2.worker")
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    base=InterpretTask,
-    bind=True,
-    name=BATCH_TASK_NAME,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,  # may_retry() decides: a count and a time window
-    ignore_result=True,
-)
+@app.task(name=BATCH_TASK_NAME, **DELIVERY)  # type: ignore[untyped-decorator]
 def interpret_her2_batch(self: celery.Task, payload: dict[str, Any]) -> None:
     batch = InterpretBatch.model_validate(payload)
     jobs = JobStore(_redis(), settings.job_retention_seconds)

@@ -141,15 +141,18 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    base=InterpretTask,
-    bind=True,
-    name=TASK_NAME,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,  # may_retry() decides: a count and a time window
-    ignore_result=True,
-)
+# The delivery policy of every task of ours (this module's docstring).
+DELIVERY: Final[dict[str, Any]] = {
+    "base": InterpretTask,
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": None,  # may_retry() decides: a count and a time window
+    "ignore_result": True,
+}
+
+
+@app.task(name=TASK_NAME, **DELIVERY)  # type: ignore[untyped-decorator]
 def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     job = InterpretJob.model_validate(payload)
     try:

@@ -122,8 +122,7 @@ class Run:
                 continue
             any_good = True
             resources.extend(self._good(shown, message.warnings, message.cases, message.resources))
-        if any_good and not self.text:
-            _print(dumps(collection_bundle(resources), indent=2))
+        self._print_bundle(resources, any_good)
         return status
 
     def _good(
@@ -169,9 +168,13 @@ class Run:
                     continue
                 any_good = True
                 resources.extend(self._good(where, result.warnings, result.cases, result.resources))
+        self._print_bundle(resources, any_good)
+        return status
+
+    def _print_bundle(self, resources: list[dict[str, Any]], any_good: bool) -> None:
+        """The one collection Bundle of the files' cases (none when every file was bad)."""
         if any_good and not self.text:
             _print(dumps(collection_bundle(resources), indent=2))
-        return status
 
     def ndjson(self, name: str) -> int:
         """One message per line; exactly one output line per non-blank input line, in order."""
