@@ -111,6 +111,10 @@ def mllp_listener(settings: Any) -> Iterator[int]:
             asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=15)
+        if not thread.is_alive():
+            # Closed here, not by the garbage collector at exit: by then the loop's self-pipe
+            # may already be closed and its __del__ prints a traceback.
+            loop.close()
         services.close()
 
 
