@@ -29,6 +29,7 @@ import redis
 from adapter.errors import DependencyUnavailable
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.json_output import dumps
+from adapter.redis_client import NotReplicated, Replication
 
 CASE_PREFIX: Final = "her2:case:"
 INPUT_PREFIX: Final = "her2:case-input:"
@@ -78,11 +79,17 @@ class CaseStore:
     """Stored cases in Redis (layout in the module docstring)."""
 
     def __init__(
-        self, client: redis.Redis, retention_seconds: int, *, lock_ttl_seconds: float = 30.0
+        self,
+        client: redis.Redis,
+        retention_seconds: int,
+        *,
+        lock_ttl_seconds: float = 30.0,
+        replication: Replication = Replication(),  # noqa: B008 - frozen: one shared default
     ) -> None:
         self._redis = client
         self._retention = retention_seconds
         self._lock_ttl_ms = int(lock_ttl_seconds * 1000)
+        self._replication = replication
         self._checkout = client.register_script(_CHECKOUT)
         self._save = client.register_script(_SAVE)
         self._release = client.register_script(_RELEASE)
@@ -139,18 +146,26 @@ class CaseStore:
             self._release_all(h for h in held.values() if not h.saved)
 
     def save_all(self, saves: Iterable[tuple[HeldCase, StoredRecord]]) -> None:
-        """`HeldCase.save` for many held cases, in one round trip. Raises DependencyUnavailable
-        when any lock was lost (the others are stored: a retry finds them unchanged)."""
+        """`HeldCase.save` for many held cases, in one round trip (with the WAIT for the
+        replicas REDIS_MIN_REPLICAS asks for: a job is settled only once its case's state
+        would survive a failover). Raises DependencyUnavailable when any lock was lost (the
+        others are stored: a retry finds them unchanged) or the replicas did not confirm."""
         chosen = list(saves)
         pipe = self._redis.pipeline(transaction=False)
         for held, (meta, inputs, support) in chosen:
             keys, args = self._save_call(held, meta, inputs, support)
             self._save(keys=keys, args=args, client=pipe)
+        self._replication.wait_after(pipe)
         stored = pipe.execute()
-        for (held, _), ok in zip(chosen, stored, strict=True):
+        for (held, _), ok in zip(chosen, stored, strict=False):
             held.saved = bool(ok)
-        if not all(stored):
+        if not all(stored[: len(chosen)]):
             raise DependencyUnavailable("a case's lock was lost before the case was stored")
+        if self._replication.replicas:
+            try:
+                self._replication.check(stored[-1])
+            except NotReplicated as error:
+                raise DependencyUnavailable(f"case stored, not replicated: {error}") from error
 
     def _take(self, key: str, token: str, client: Any) -> Any:
         h = digest(key)

@@ -11,6 +11,8 @@
     ├── ClientKeyError           FHIR_OAUTH_PRIVATE_KEY cannot be used (start-up fails)
     ├── QueueUnavailable         the broker cannot take the job now          (HTTP 503)
     ├── DependencyUnavailable    FHIR server / network / Redis fault; the worker retries
+    │   └── StaleWrite           the FHIR server refused a write built on an older version
+    │                            (412/409): the case is reloaded and settled again
     └── WriteRejected            the FHIR server refused the request (4xx); permanent,
         │                        dead-lettered; carries the server's OperationOutcome
         └── AuthorizationRefused the token server refused the adapter's credentials, or the
@@ -96,6 +98,13 @@ class QueueUnavailable(AdapterError):
 
 class DependencyUnavailable(AdapterError):
     """A FHIR server, network or Redis fault that may pass: the worker retries with backoff."""
+
+
+class StaleWrite(DependencyUnavailable):
+    """The FHIR server refused a write whose `If-Match` names a version it no longer holds
+    (412, or 409 on a version conflict): another worker wrote the case meanwhile. The worker
+    reloads the case and settles its message again; escaping that, it is retried as any
+    transient fault."""
 
 
 class WriteRejected(AdapterError):

@@ -3,7 +3,8 @@
 Every HTTP outcome becomes a typed error through ONE table (`adapter.http_status`): a fault
 that may pass is `DependencyUnavailable`, which the worker retries; a refusal (4xx) is
 `WriteRejected` (`AuthorizationRefused` for 401/403), permanent, with the server's
-OperationOutcome. Requests carry the bearer token of `adapter.fhir_auth`; `GET metadata` (the
+OperationOutcome; a 412/409 (a write built on a version the server no longer holds) is
+`StaleWrite`. Requests carry the bearer token of `adapter.fhir_auth`; `GET metadata` (the
 health check) goes without one: the CapabilityStatement is public, and the API need not hold
 the worker's key.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +30,18 @@ from adapter.http_status import raise_for_status
 from adapter.settings import Settings
 
 FHIR_JSON: Final = "application/fhir+json"
+# A version as an ETag (`W/"3"`) or at the end of a location (`.../_history/3`).
+_ETAG: Final = re.compile(r'^(?:W/)?"([^"]+)"$')
+_HISTORY: Final = re.compile(r"/_history/([^/]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a transaction wrote: each entry's reference as the server answered it, and the
+    version (`meta.versionId`) it now holds of each resource, by `Type/id`, where it said."""
+
+    references: list[str]
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 class FhirServer:
@@ -37,19 +52,24 @@ class FhirServer:
         self._base = base_url.rstrip("/")
         self._auth = auth
 
-    def transaction(self, bundle: dict[str, Any]) -> list[str]:
-        """POST a transaction Bundle; returns each entry's `response.location` (or Type/id)."""
+    def transaction(self, bundle: dict[str, Any]) -> Written:
+        """POST a transaction Bundle; returns each entry's `response.location` (or Type/id)
+        and the version written (its `response.etag`, else the location's `_history`).
+        Raises StaleWrite when an entry's `ifMatch` names a version the server no longer holds
+        (the whole transaction is refused), else as `_send`."""
         response = self._send("POST", self._base, "transaction", content=_json_bytes(bundle))
         body = response.json()
-        locations = []
+        written = Written([])
         for sent, got in zip(bundle.get("entry", []), body.get("entry", []), strict=False):
             answer = got.get("response", {}) if isinstance(got, dict) else {}
-            location = answer.get("location")
-            if not location:
-                resource = sent["resource"]
-                location = f"{resource['resourceType']}/{resource['id']}"
-            locations.append(_relative(location, self._base))
-        return locations
+            resource = sent["resource"]
+            name = f"{resource['resourceType']}/{resource['id']}"
+            location = answer.get("location") or name
+            written.references.append(_relative(location, self._base))
+            version = _ETAG.match(str(answer.get("etag", ""))) or _HISTORY.search(location)
+            if version:
+                written.versions[name] = version.group(1)
+        return written
 
     def read(self, reference: str) -> dict[str, Any]:
         """GET `Type/id`; numbers parsed exactly (Decimal). 404/410 raise WriteRejected."""
@@ -129,8 +149,9 @@ class DirectorySink:
         self.directory = Path(directory)
         self._writes = itertools.count()
 
-    def transaction(self, bundle: dict[str, Any]) -> list[str]:
-        """Write the Bundle atomically (temp file + rename); returns its resources' Type/id."""
+    def transaction(self, bundle: dict[str, Any]) -> Written:
+        """Write the Bundle atomically (temp file + rename); returns its resources' Type/id
+        (a directory keeps no versions: nothing to match on the next write)."""
         resources = [e["resource"] for e in bundle.get("entry", [])]
         report = next((r for r in resources if r["resourceType"] == "DiagnosticReport"), None)
         stem = report["id"] if report else "bundle"
@@ -150,7 +171,7 @@ class DirectorySink:
             os.replace(tmp, self.directory / f"{stem}-{time.time_ns()}.json")  # write order
         except OSError as error:
             raise DependencyUnavailable(f"sink {self.directory}: {error.strerror}") from error
-        return [f"{r['resourceType']}/{r['id']}" for r in resources]
+        return Written([f"{r['resourceType']}/{r['id']}" for r in resources])
 
     def written(self) -> list[Path]:
         """The Bundle files written so far, oldest first; a file still being written (its

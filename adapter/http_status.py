@@ -2,7 +2,8 @@
 
 A fault that may pass (network, timeout, 5xx, 408, 429) is `DependencyUnavailable`, which the
 worker retries; a 401 or 403 is `AuthorizationRefused` and any other 4xx `WriteRejected`, both
-permanent and carrying the server's OperationOutcome.
+permanent and carrying the server's OperationOutcome. A 412 or 409 is `StaleWrite`: the write
+was built on a version another worker has since replaced (the worker settles the case again).
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from typing import Any, Final
 
 import httpx
 
-from adapter.errors import AdapterError, AuthorizationRefused, DependencyUnavailable, WriteRejected
+from adapter.errors import (
+    AdapterError,
+    AuthorizationRefused,
+    DependencyUnavailable,
+    StaleWrite,
+    WriteRejected,
+)
 
 # The one table: HTTP status -> the error it becomes (first matching row wins).
 STATUS_ERRORS: Final[tuple[tuple[range, type[AdapterError]], ...]] = (
     (range(408, 409), DependencyUnavailable),  # request timeout
     (range(429, 430), DependencyUnavailable),  # too many requests: back off and retry
     (range(500, 600), DependencyUnavailable),  # server fault, gateway down
+    (range(412, 413), StaleWrite),  # If-Match names a version the server no longer holds
+    (range(409, 410), StaleWrite),  # a version conflict, as some servers answer it
     (range(401, 402), AuthorizationRefused),  # token refused (after one fresh token)
     (range(403, 404), AuthorizationRefused),  # token lacks the scope or the client the rights
     (range(400, 500), WriteRejected),  # the request itself is refused: retrying cannot help

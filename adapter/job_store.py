@@ -31,6 +31,7 @@ import redis
 from adapter.broker import task_message
 from adapter.errors import QueueUnavailable
 from adapter.queue import QUEUE, InterpretBatch, InterpretJob
+from adapter.redis_client import Replication
 
 PREFIX: Final = "her2:job:"
 PENDING: Final = "her2:jobs:pending"
@@ -63,9 +64,16 @@ class JobRecord:
 class JobStore:
     """Job records in Redis; every write refreshes the retention."""
 
-    def __init__(self, client: redis.Redis, retention_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        retention_seconds: int,
+        *,
+        replication: Replication = Replication(),  # noqa: B008 - frozen: one shared default
+    ) -> None:
         self._redis = client
         self._retention = retention_seconds
+        self._replication = replication
 
     def enqueue(
         self, app: celery.Celery, job: InterpretJob, *, also: Sequence[InTransaction] = ()
@@ -74,8 +82,9 @@ class JobStore:
         of the same id), and queue its task (and whatever `also` adds): one MULTI, so Redis
         holds all of it or none.
 
-        Returns once Redis confirmed; raises QueueUnavailable when it did not (the sender is
-        told to send again). Both doors, the sweeper and the dead-letter replay queue this way.
+        Returns once Redis confirmed (and, with REDIS_MIN_REPLICAS, that many replicas: in the
+        same round trip); raises QueueUnavailable when it did not (the sender is told to send
+        again). Both doors, the sweeper and the dead-letter replay queue this way.
         """
         self._queue(app, job, job.job_id, {"job": job.model_dump_json()}, [], also)
 
@@ -114,7 +123,7 @@ class JobStore:
             pipe.lpush(QUEUE, task_message(app, task))
             for extra in also:
                 extra.add_to(pipe)
-            pipe.execute()
+            self._replication.execute(pipe)
         except (redis.RedisError, OSError) as error:
             raise QueueUnavailable(
                 f"the queue did not accept the job: {type(error).__name__}"

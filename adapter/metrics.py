@@ -50,6 +50,11 @@ METRICS: Final[Mapping[str, Definition]] = {
     "her2_writeback_retries_total": Definition(
         "Write-back attempts retried, by reason", "counter", ("reason",)
     ),
+    "her2_stale_writes_refused_total": Definition(
+        "Write-backs the FHIR server refused as built on an older version (If-Match): the "
+        "case was reloaded and settled again",
+        "counter",
+    ),
     "her2_dead_lettered_total": Definition(
         "Jobs moved to the dead-letter queue, by reason", "counter", ("reason",)
     ),

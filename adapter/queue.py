@@ -21,6 +21,7 @@ from typing import Final, Literal
 import celery
 from pydantic import BaseModel, ConfigDict
 
+from adapter.redis_client import broker_url
 from adapter.settings import Settings
 
 QUEUE: Final = "her2"
@@ -72,12 +73,15 @@ class InterpretBatch(BaseModel):
 def make_celery(settings: Settings) -> celery.Celery:
     """The Celery app of the service: Redis broker, JSON only, no result backend.
 
-    Raises ValueError when `settings.redis_url` is unset.
+    Raises ValueError when neither REDIS_URL nor REDIS_SENTINELS is set.
     """
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise ValueError("REDIS_URL is not set: the queue needs Redis")
     visibility = settings.visibility_timeout_seconds
-    app = celery.Celery("her2", broker=settings.redis_url, set_as_current=False)
+    sentinel_options = (
+        {"master_name": settings.redis_sentinel_service} if settings.redis_sentinels else {}
+    )
+    app = celery.Celery("her2", broker=broker_url(settings), set_as_current=False)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -106,6 +110,9 @@ def make_celery(settings: Settings) -> celery.Celery:
             "socket_connect_timeout": 1.0,
             "socket_timeout": 5.0,
             "health_check_interval": 15,
+            # With REDIS_SENTINELS: which primary the Sentinels are asked for (kombu's
+            # `sentinel://` transport; the same Redis keys as the plain one).
+            **sentinel_options,
         },
         task_publish_retry=True,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,

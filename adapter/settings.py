@@ -32,6 +32,18 @@ class Settings(BaseSettings):
 
     # --- Redis: broker, case store, job records, dead letters, metrics --------------------
     redis_url: str | None = None  # None: `demo` starts an embedded Redis; serve/worker refuse
+    # Sentinel (README "Configuration"): comma-separated host:port of the Sentinels, and the
+    # service (master) name they watch. REDIS_URL then gives only the password and database.
+    redis_sentinels: str | None = None
+    redis_sentinel_service: str | None = None
+    # Accepted means replicated: a door answers 202 / AA only once this many replicas hold the
+    # job (WAIT in the enqueue's round trip), waiting at most REDIS_REPLICA_WAIT_MS; 0: a
+    # single Redis, the primary's answer suffices.
+    redis_min_replicas: int = Field(default=0, ge=0)
+    redis_replica_wait_ms: int = Field(default=1000, ge=1, lt=5000)  # below the read timeout
+    # A case's lock lasts this long: a worker stalled past it is fenced off (its save refused,
+    # its FHIR write refused by If-Match) and another worker may take the case.
+    case_lock_seconds: float = Field(default=30.0, gt=0)
 
     # --- write-back ----------------------------------------------------------------------
     fhir_server_url: str | None = None  # None: write Bundles to `sink_dir` instead
@@ -98,7 +110,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return level.upper()
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for address in value.split(","):
+            host, _, port = address.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError("must be host:port[,host:port...] (each Sentinel's address)")
+        return value
+
     @field_validator(
+        "redis_sentinels",
+        "redis_sentinel_service",
         "fhir_server_token",
         "fhir_oauth_token_url",
         "fhir_oauth_client_id",
@@ -119,7 +144,7 @@ class Settings(BaseSettings):
                 "RETRY_BACKOFF_MAX_SECONDS must stay well below VISIBILITY_TIMEOUT_SECONDS "
                 "(a retry waiting longer than the visibility timeout is delivered twice)"
             )
-        problem = self._outbound_auth_problem()
+        problem = self._outbound_auth_problem() or self._sentinel_problem()
         if problem:
             raise ValueError(problem)
         self._refuse_unbound_senders()
@@ -148,6 +173,27 @@ class Settings(BaseSettings):
         if (key is None) != (self.fhir_oauth_key_id is None):
             return "FHIR_OAUTH_PRIVATE_KEY and FHIR_OAUTH_KEY_ID go together (the key and its kid)"
         return None
+
+    def _sentinel_problem(self) -> str | None:
+        """Why REDIS_SENTINELS / REDIS_SENTINEL_SERVICE cannot work together, or None."""
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_service):
+            return "REDIS_SENTINELS and REDIS_SENTINEL_SERVICE go together (where, and which)"
+        return None
+
+    @property
+    def redis_configured(self) -> bool:
+        """Whether Redis is named: REDIS_URL, or the Sentinels that find its primary."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty without Sentinels."""
+        pairs = []
+        for address in (self.redis_sentinels or "").split(","):
+            if address.strip():
+                host, _, port = address.strip().rpartition(":")
+                pairs.append((host, int(port)))
+        return pairs
 
     def _refuse_unbound_senders(self) -> None:
         """Under mutual TLS an allowed facility is bound to its certificate, or any client the

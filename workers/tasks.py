@@ -53,7 +53,7 @@ from adapter.job_store import InTransaction, JobStore
 from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics, Tally
 from adapter.queue import TASK_NAME, InterpretBatch, InterpretJob
-from adapter.redis_client import redis_client
+from adapter.redis_client import Replication, redis_client
 from adapter.service.processing import WorkerServices, process_job
 from adapter.settings import get_settings
 from workers.celery_app import app
@@ -71,7 +71,12 @@ def services() -> WorkerServices:
     client = redis_client(settings)
     return WorkerServices(
         mappings=default_mappings(),
-        cases=CaseStore(client, settings.case_retention_seconds),
+        cases=CaseStore(
+            client,
+            settings.case_retention_seconds,
+            lock_ttl_seconds=settings.case_lock_seconds,
+            replication=Replication.of(settings),
+        ),
         target=write_back_target(settings),
         metrics=Metrics(client),
     )

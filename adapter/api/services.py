@@ -23,7 +23,7 @@ from adapter.mapping_files import default_mappings
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.queue import make_celery
-from adapter.redis_client import redis_client
+from adapter.redis_client import Replication, redis_client
 from adapter.settings import Settings
 
 
@@ -49,7 +49,9 @@ class ApiServices:
             settings=settings,
             redis=client,
             celery=make_celery(settings),
-            jobs=JobStore(client, settings.job_retention_seconds),
+            jobs=JobStore(
+                client, settings.job_retention_seconds, replication=Replication.of(settings)
+            ),
             metrics=Metrics(client),
             dead_letters=DeadLetterQueue(client, settings.dead_letter_retention_seconds),
             mappings=default_mappings(),

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from adapter.backfill_store import BackfillStore
     from adapter.job_store import JobStore
     from adapter.queue import make_celery
-    from adapter.redis_client import redis_client
+    from adapter.redis_client import Replication, redis_client
     from adapter.service import backfill
 
     settings = startup.settings()
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     services = backfill.BackfillServices(
         redis=client,
         celery=make_celery(settings),
-        jobs=JobStore(client, settings.job_retention_seconds),
+        jobs=JobStore(client, settings.job_retention_seconds, replication=Replication.of(settings)),
         progress=BackfillStore(client),
         mappings=mappings,
         can_fetch=settings.fhir_server_url is not None,

@@ -61,11 +61,15 @@ def run_replay(args: argparse.Namespace) -> int:
     from adapter.errors import QueueUnavailable
     from adapter.job_store import JobStore
     from adapter.queue import make_celery
-    from adapter.redis_client import redis_client
+    from adapter.redis_client import Replication, redis_client
 
     try:
         settings, queue = _dead_letters()
-        jobs = JobStore(redis_client(settings), settings.job_retention_seconds)
+        jobs = JobStore(
+            redis_client(settings),
+            settings.job_retention_seconds,
+            replication=Replication.of(settings),
+        )
         replayed = queue.replay(make_celery(settings), jobs, args.id)
     except KeyError:
         return _unknown("replay", args.id)

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from adapter.mllp.senders import SenderPolicy
 
     settings = startup.settings()
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise startup.CannotStart("REDIS_URL is not set (the queue needs Redis)")
     try:
         context = tls_context(

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def refusal(settings: Any) -> str | None:
     """Why `serve` must not start with `settings`, or None."""
-    if not settings.redis_url:
+    if not settings.redis_configured:
         return "REDIS_URL is not set (the queue needs Redis)"
     if not settings.api_keys and not settings.adapter_demo_mode:
         return "ADAPTER_API_KEYS is not set (required unless ADAPTER_DEMO_MODE=true)"

@@ -69,9 +69,7 @@ def redis_reachable(settings: Settings) -> None:
     try:
         client.ping()
     except redis.RedisError as error:
-        raise CannotStart(
-            f"Redis at {shown_url(settings.redis_url or '')}: {_line(error)}"
-        ) from None
+        raise CannotStart(f"Redis at {shown_redis(settings)}: {_line(error)}") from None
     finally:
         client.close()
 
@@ -90,6 +88,13 @@ def cannot_listen(host: str, port: int, error: OSError) -> CannotStart:
     """The one line for an address that cannot be bound (in use, not local, not allowed)."""
     reason = os.strerror(error.errno) if error.errno else _line(error)
     return CannotStart(f"cannot listen on {host}:{port}: {reason}")
+
+
+def shown_redis(settings: Settings) -> str:
+    """Where Redis is, as it may be printed: the URL without its password, or the Sentinels."""
+    if settings.redis_sentinels:
+        return f"{settings.redis_sentinel_service} via Sentinels {settings.redis_sentinels}"
+    return shown_url(settings.redis_url or "")
 
 
 def shown_url(url: str) -> str:

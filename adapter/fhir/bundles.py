@@ -7,7 +7,7 @@ never hand on a resource R4B rejects). `report.case_resources` does not validate
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -34,19 +34,20 @@ def collection_bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return bundle
 
 
-def transaction_bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """A `transaction` Bundle: each resource PUT to `<Type>/<id>` (idempotent); validated R4B."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {
-                "fullUrl": _full_url(r),
-                "resource": r,
-                "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
-            }
-            for r in resources
-        ],
-    }
+def transaction_bundle(
+    resources: Iterable[dict[str, Any]], if_match: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A `transaction` Bundle: each resource PUT to `<Type>/<id>` (idempotent); validated R4B.
+
+    `if_match` (`Type/id` -> versionId): those PUTs are made only while the server still holds
+    that version (`entry.request.ifMatch`); otherwise it refuses the whole transaction (412)."""
+    entries = []
+    for r in resources:
+        url = f"{r['resourceType']}/{r['id']}"
+        request = {"method": "PUT", "url": url}
+        if if_match and url in if_match:
+            request["ifMatch"] = f'W/"{if_match[url]}"'
+        entries.append({"fullUrl": _full_url(r), "resource": r, "request": request})
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     Bundle.model_validate(bundle)
     return bundle

@@ -55,7 +55,7 @@ from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
-from adapter.redis_client import redis_client
+from adapter.redis_client import Replication, redis_client
 from adapter.settings import Settings
 
 log = logging.getLogger("her2.mllp")
@@ -83,7 +83,9 @@ class ListenerServices:
         return cls(
             mappings=default_mappings(),
             celery=make_celery(settings),
-            jobs=JobStore(client, settings.job_retention_seconds),
+            jobs=JobStore(
+                client, settings.job_retention_seconds, replication=Replication.of(settings)
+            ),
             metrics=Metrics(client),
             senders=senders,
             client=client,

@@ -5,6 +5,8 @@ The messages are taken in order, each exactly as `processing.process_job` takes 
 a case with several messages in the batch is settled message after message in memory, and only
 each case's last version is written: one transaction Bundle of PUTs for the whole batch, then
 every state saved in one round trip. Writing before saving keeps a crash safe, as for one job.
+The write is fenced by the versions each case was settled upon, as for one job: refused as
+stale, the batch's cases are given back, reloaded and settled again (`processing.if_match`).
 
 A message whose input is bad (`BadInput`) is set aside (the task dead-letters it) and the
 others go on; a message with several cases is settled whole or not at all. Anything else
@@ -16,18 +18,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from adapter.case_store import StoredRecord
-from adapter.errors import BadInput
+from adapter.case_store import HeldCase, StoredRecord
+from adapter.errors import BadInput, StaleWrite
 from adapter.fhir.bundles import transaction_bundle
 from adapter.fhir.server_references import for_server
 from adapter.metrics import Tally
 from adapter.queue import InterpretBatch, InterpretJob
 from adapter.service.arrivals import Arrival
 from adapter.service.case_state import StoredCase
-from adapter.service.processing import WorkerServices, job_arrival
+from adapter.service.processing import (
+    STALE_WRITE_ATTEMPTS,
+    WorkerServices,
+    if_match,
+    job_arrival,
+)
 from adapter.service.settle import Settlement, settle
 
 log = logging.getLogger("her2.worker")
@@ -50,25 +58,23 @@ def process_batch(batch: InterpretBatch, services: WorkerServices, tally: Tally)
             outcome.refused[job.job_id] = error
     recorded = datetime.now(UTC)
     keys = {case.key for _, arrival in arrivals for case in arrival.cases}
-    with services.cases.checkout_all(keys) as held:
-        states = {key: StoredCase.of(key, case.record) for key, case in held.items()}
-        last: dict[str, Settlement] = {}  # case key -> its last settlement that writes
-        members: dict[str, list[str]] = {}  # case key -> ids of the jobs settled into it
-        for job, arrival in arrivals:
+    refused: dict[str, Mapping[str, str]] | None = None  # case key -> versions refused upon
+    for _ in range(STALE_WRITE_ATTEMPTS):
+        with services.cases.checkout_all(keys) as held:  # leaving unsaved gives all back
+            settled = _settle_all(arrivals, held, services, recorded)
             try:
-                settled = _settle_message(arrival, states, services, recorded)
-            except BadInput as error:  # the whole message or nothing of it
-                outcome.refused[job.job_id] = error
+                written = _write(settled, services, tally, refused)
+            except StaleWrite:
+                refused = {key: settled.stored[key].meta.versions for key in held}
+                tally.incr("her2_stale_writes_refused_total")
+                log.info("stale write refused; batch reloaded", extra={"batch_id": batch.batch_id})
                 continue
-            for key, settlement in settled:
-                states[key] = settlement.state
-                members.setdefault(key, []).append(job.job_id)
-                if settlement.write:
-                    last[key] = settlement
-            if arrival.withdrawn:
-                log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
-        written = _write(last, services, tally)
-        services.cases.save_all((held[key], _record(states[key])) for key in held)
+            services.cases.save_all((held[key], _record(settled.states[key])) for key in held)
+            break
+    else:
+        raise StaleWrite(f"batch write refused as stale {STALE_WRITE_ATTEMPTS} times")
+    outcome.refused |= settled.refused
+    members, last = settled.members, settled.last
     for key, job_ids in members.items():
         for job_id in job_ids:
             outcome.written.setdefault(job_id, []).extend(written.get(key, []))
@@ -89,6 +95,42 @@ def process_batch(batch: InterpretBatch, services: WorkerServices, tally: Tally)
     return outcome
 
 
+@dataclass(slots=True)
+class _Settled:
+    """The batch's messages settled upon the cases as checked out (nothing written yet)."""
+
+    stored: dict[str, StoredCase]  # case key -> as checked out
+    states: dict[str, StoredCase]  # case key -> its state after the batch's messages
+    last: dict[str, Settlement] = field(default_factory=dict)  # key -> last one that writes
+    members: dict[str, list[str]] = field(default_factory=dict)  # key -> ids of its jobs
+    refused: dict[str, BadInput] = field(default_factory=dict)  # job id -> why
+
+
+def _settle_all(
+    arrivals: list[tuple[InterpretJob, Arrival]],
+    held: Mapping[str, HeldCase],
+    services: WorkerServices,
+    recorded: datetime,
+) -> _Settled:
+    """Every message settled in order, a case message after message in memory."""
+    stored = {key: StoredCase.of(key, case.record) for key, case in held.items()}
+    settled = _Settled(stored, dict(stored))
+    for job, arrival in arrivals:
+        try:
+            cases = _settle_message(arrival, settled.states, services, recorded)
+        except BadInput as error:  # the whole message or nothing of it
+            settled.refused[job.job_id] = error
+            continue
+        for key, settlement in cases:
+            settled.states[key] = settlement.state
+            settled.members.setdefault(key, []).append(job.job_id)
+            if settlement.write:
+                settled.last[key] = settlement
+        if arrival.withdrawn:
+            log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
+    return settled
+
+
 def _settle_message(
     arrival: Arrival, states: dict[str, StoredCase], services: WorkerServices, recorded: datetime
 ) -> list[tuple[str, Settlement]]:
@@ -103,26 +145,37 @@ def _settle_message(
 
 
 def _write(
-    last: dict[str, Settlement], services: WorkerServices, tally: Tally
+    settled: _Settled,
+    services: WorkerServices,
+    tally: Tally,
+    refused: Mapping[str, Mapping[str, str]] | None,
 ) -> dict[str, list[str]]:
-    """One transaction Bundle of every case's last version; what was written, by case (the
-    server answers entry by entry, in the Bundle's order)."""
-    if not last:
+    """One transaction Bundle of every case's last version, each fenced by the versions its
+    case was settled upon; what was written, by case (the server answers entry by entry, in
+    the Bundle's order). The states learn the versions written. Raises StaleWrite."""
+    if not settled.last:
         return {}
     per_case = {
         key: for_server(list(settlement.write), settlement.state.all_entries())
-        for key, settlement in last.items()
+        for key, settlement in settled.last.items()
     }
     resources = [r for case_resources in per_case.values() for r in case_resources]
+    fence: dict[str, str] = {}
+    for key in per_case:
+        fence |= if_match(settled.stored[key], refused.get(key) if refused else None)
     started = time.perf_counter()
-    answered = services.target.transaction(transaction_bundle(resources))
+    result = services.target.transaction(transaction_bundle(resources, fence))
     tally.observe("her2_writeback_seconds", time.perf_counter() - started)
+    answered = result.references
     if len(answered) != len(resources):  # a server that does not answer entry by entry
         answered = [f"{r['resourceType']}/{r['id']}" for r in resources]
     written, start = {}, 0
     for key, case_resources in per_case.items():
         written[key] = answered[start : start + len(case_resources)]
         start += len(case_resources)
+        names = {f"{r['resourceType']}/{r['id']}" for r in case_resources}
+        versions = {name: v for name, v in result.versions.items() if name in names}
+        settled.states[key] = settled.states[key].written(versions)
     return written
 
 

@@ -71,6 +71,9 @@ class CaseMeta:
     final_reported: bool = False  # a final (or later, amended) report of this case was written
     reported_status: str | None = None  # status of the last report written
     last: tuple[JsonDict, ...] = ()  # the resources last written (for a withdrawal of all)
+    # `Type/id` -> the FHIR server's versionId of each resource last written for the case:
+    # the next write-back is made only while the server still holds these (If-Match).
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,13 @@ class StoredCase:
         Shallow: the last report's resources are kept as they are, not copied."""
         values = {f.name: getattr(self.meta, f.name) for f in fields(CaseMeta)}
         return {k: v for k, v in values.items() if v is not None}
+
+    def written(self, versions: dict[str, str]) -> StoredCase:
+        """This state once its write-back holds `versions` (`Type/id` -> versionId) on the
+        server."""
+        if not versions:
+            return self
+        return replace(self, meta=replace(self.meta, versions={**self.meta.versions, **versions}))
 
     @property
     def active(self) -> list[JsonDict]:

@@ -6,6 +6,14 @@ version), write one transaction Bundle of PUTs, then save the state. Writing bef
 makes a crash at any point safe: a redelivered job recomputes the same state and PUTs the same
 ids.
 
+No stale write-back: each PUT names the version of the resource the case was settled upon
+(`If-Match`, the versions the stored case keeps from its last write). A worker that stalled
+past its lock, while another wrote the case's next version, is refused (`StaleWrite`): it
+reloads the case, which then holds the other worker's facts, and settles its message again
+(`if_match`). Refused again upon the same stored versions, the server holds a write no saved
+state knows of (its writer crashed or lost its lock before saving, and is retried itself): the
+lock holder then writes without a precondition, as the only worker entitled to.
+
 An HL7 v2 job (media type `application/hl7-v2`, from the MLLP door) is read with
 `read_v2_message`, exactly as at admission, and takes the same path (`settle` adds what that
 door writes besides the report).
@@ -15,12 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from adapter.case_store import CaseStore, digest
-from adapter.errors import BadInput, InvalidResource, WriteRejected
+from adapter.errors import BadInput, InvalidResource, StaleWrite, WriteRejected
 from adapter.fhir.bundles import transaction_bundle
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.references import as_readable_message, references_to_fetch
@@ -45,6 +54,9 @@ from adapter.service.settle import settle
 
 JsonDict = dict[str, Any]
 log = logging.getLogger("her2.worker")
+# Settlements of one case refused as stale before the job is retried as a whole (each one
+# found a newer version written meanwhile: more than a few means a busy case, not a stall).
+STALE_WRITE_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +81,7 @@ def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
         # Withdrawals of inputs no stored case holds (its state expired): the server's copies
         # are still withdrawn; no report is known to re-issue.
         resources = [resource for resource, _ in arrival.withdrawn]
-        written += services.target.transaction(transaction_bundle(resources))
+        written += services.target.transaction(transaction_bundle(resources)).references
         log.info("withdrawal of an unknown input written", extra={"job_id": job.job_id})
     elif arrival.withdrawn:
         log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
@@ -112,27 +124,43 @@ def _settle(
     services: WorkerServices,
     tally: Tally,
 ) -> list[str]:
-    """Settle one case under its lock: load, settle, write, save."""
+    """Settle one case under its lock: load, settle, write, save; settled again from the
+    reloaded case when the write is refused as stale (module docstring)."""
     store = services.cases
-    written: list[str] = []
-    with store.checkout(arrival.key) as held:
-        settled = settle(
-            StoredCase.of(arrival.key, held.record),
-            arrival,
-            services.mappings,
-            site=message.site,
-            recorded=datetime.now(UTC),
-            v2=message.v2,
-        )
-        if settled.write:
-            bundle = transaction_bundle(
-                for_server(list(settled.write), settled.state.all_entries())
+    refused: Mapping[str, str] | None = None  # the versions a refused write was built upon
+    for _ in range(STALE_WRITE_ATTEMPTS):
+        written: list[str] = []
+        with store.checkout(arrival.key) as held:  # leaving unsaved releases the lock
+            stored = StoredCase.of(arrival.key, held.record)
+            settled = settle(
+                stored,
+                arrival,
+                services.mappings,
+                site=message.site,
+                recorded=datetime.now(UTC),
+                v2=message.v2,
             )
-            started = time.perf_counter()
-            written = services.target.transaction(bundle)
-            tally.observe("her2_writeback_seconds", time.perf_counter() - started)
-        state = settled.state
-        held.save(state.record_meta(), state.inputs, state.support)
+            state = settled.state
+            if settled.write:
+                resources = for_server(list(settled.write), state.all_entries())
+                bundle = transaction_bundle(resources, if_match(stored, refused))
+                started = time.perf_counter()
+                try:
+                    result = services.target.transaction(bundle)
+                except StaleWrite:
+                    refused = stored.meta.versions
+                    tally.incr("her2_stale_writes_refused_total")
+                    log.info(
+                        "stale write refused; case reloaded",
+                        extra={"job_id": job.job_id, "case": digest(arrival.key)[:12]},
+                    )
+                    continue
+                tally.observe("her2_writeback_seconds", time.perf_counter() - started)
+                written, state = result.references, state.written(result.versions)
+            held.save(state.record_meta(), state.inputs, state.support)
+            break
+    else:
+        raise StaleWrite(f"case write refused as stale {STALE_WRITE_ATTEMPTS} times")
     interpreted = settled.interpreted
     if interpreted is not None:
         status = interpreted.interpretation.status.value
@@ -149,6 +177,14 @@ def _settle(
         },
     )
     return written
+
+
+def if_match(stored: StoredCase, refused: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The versions a write upon `stored` must find on the server: those it knows, unless a
+    write built upon these very versions was refused (`refused`): then the server holds a
+    write no saved state knows of, and the lock holder writes without a precondition."""
+    known = stored.meta.versions
+    return {} if refused is not None and refused == known else known
 
 
 def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> JsonDict:

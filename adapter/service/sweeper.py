@@ -28,6 +28,7 @@ from adapter.broker import held_task_ids, queue_depth
 from adapter.job_store import JobStore
 from adapter.metrics import Metrics
 from adapter.queue import InterpretBatch
+from adapter.redis_client import Replication
 from adapter.settings import Settings
 
 log = logging.getLogger("her2.sweeper")
@@ -38,7 +39,7 @@ def sweep(client: redis.Redis, app: celery.Celery, settings: Settings) -> list[s
     """Re-submit the pending jobs the broker lost; returns their ids."""
     if queue_depth(client) > 0:
         return []
-    jobs = JobStore(client, settings.job_retention_seconds)
+    jobs = JobStore(client, settings.job_retention_seconds, replication=Replication.of(settings))
     candidates = jobs.pending_since(time.time() - settings.visibility_timeout_seconds)
     if not candidates:
         return []

@@ -17,7 +17,10 @@
 //   FHIR_TEST_DATA_FILE     when set, durable JSON-lines store: every committed write is appended
 //                           before the response is sent, the file is replayed on start and
 //                           compacted on start and on SIGTERM/SIGINT
-//   FHIR_TEST_ALLOW_RESET   "1" enables DELETE /$reset (empties the store)
+//   FHIR_TEST_ALLOW_RESET   "1" enables DELETE /$reset (empties the store) and the hold:
+//                           POST /$hold?match=TEXT holds the next write whose body contains
+//                           TEXT before it is processed (a stalled writer whose request lands
+//                           late); GET /$hold says how many are held; POST /$release lets them in
 //   FHIR_TEST_VALIDATE      "0" disables structural validation of written resources (default on)
 //   FHIR_TEST_QUIET         "1" disables the one-line-per-request log
 //   FHIR_TEST_STRICT_REFERENCES  "1" refuses a write whose references name nothing this server
@@ -692,6 +695,27 @@ function granted(scope, need) {
     .some((s) => [`system/${type}.${access}`, `system/${type}.*`, `system/*.${access}`, 'system/*.*'].includes(s));
 }
 
+// The hold (FHIR_TEST_ALLOW_RESET): a write whose body contains `holdMatch` waits here, outside
+// the request queue (other requests go on), until POST /$release. One-shot: armed again by
+// POST /$hold.
+let holdMatch = '';
+const holding = [];
+function heldUntilReleased(raw) {
+  if (!holdMatch || !raw.includes(holdMatch)) return undefined;
+  holdMatch = '';
+  return new Promise((resolve) => holding.push(resolve));
+}
+
+function holdRoute(pathname, method, url) {
+  if (pathname === '/$hold' && method === 'POST') {
+    holdMatch = url.searchParams.get('match') || '';
+    return [200, { armed: holdMatch }];
+  }
+  if (pathname === '/$hold') return [200, { held: holding.length }];
+  for (const release of holding.splice(0)) release();
+  return [200, { released: true }];
+}
+
 const server = http.createServer(async (req, res) => {
   const t0 = performance.now();
   const method = req.method || 'GET';
@@ -715,12 +739,17 @@ const server = http.createServer(async (req, res) => {
         });
         [status, body] = [200, allOk];
       }
+    } else if (url.pathname === '/$hold' || url.pathname === '/$release') {
+      [status, body] = ALLOW_RESET
+        ? holdRoute(url.pathname, method, url)
+        : [403, outcome(403, 'forbidden', 'The hold is disabled; set FHIR_TEST_ALLOW_RESET=1')];
     } else if (url.pathname === BASE_PATH || url.pathname.startsWith(BASE_PATH + '/')) {
       const relPath = url.pathname.slice(BASE_PATH.length).replace(/^\/+/, '');
       const relUrl = relPath + url.search;
       const isMetadata = relPath === 'metadata';
       const auth = String(req.headers.authorization || '');
       const raw = ['POST', 'PUT', 'PATCH'].includes(method) ? await readBody(req) : '';
+      await heldUntilReleased(raw);
       const refusal = isMetadata ? undefined : await authorizationRefusal(auth, method, relPath, raw);
       if (refusal) {
         [status, body, headers] = refusal;

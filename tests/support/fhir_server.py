@@ -170,6 +170,26 @@ class FhirTestServer(NodeServer):
             raise FhirTestServerError(f"history -> {response.status_code}: {response.text}")
         return [e["resource"] for e in response.json().get("entry", [])]
 
+    def hold(self, match: str) -> None:
+        """Hold the next write whose body contains `match` until `release()`: its sender waits
+        as for a stalled server, and the write lands only then. Needs allow_reset=True."""
+        self._admin("POST", f"/$hold?match={match}")
+
+    def held(self) -> int:
+        """How many writes the hold keeps waiting."""
+        return int(self._admin("GET", "/$hold")["held"])
+
+    def release(self) -> None:
+        """Let every held write in, in the order they arrived."""
+        self._admin("POST", "/$release")
+
+    def _admin(self, method: str, path: str) -> dict[str, Any]:
+        response = self.client().request(method, f"http://127.0.0.1:{self.port}{path}")
+        if response.status_code != 200:
+            raise FhirTestServerError(f"{path} -> {response.status_code}: {response.text}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def reset(self) -> None:
         """Empty the server (and its data file). Needs allow_reset=True."""
         response = self.client().delete(f"http://127.0.0.1:{self.port}/$reset")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapter.errors import AuthorizationRefused, DependencyUnavailable, WriteRejected
+from adapter.errors import AuthorizationRefused, DependencyUnavailable, StaleWrite, WriteRejected
 from adapter.fhir_auth import ClientCredentials, StaticToken
 from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
 from adapter.oauth_client import ClientSecret
@@ -46,7 +46,13 @@ def test_transient_statuses_are_dependency_unavailable(status: int) -> None:
         server(lambda _: httpx.Response(status)).transaction(BUNDLE)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 422])
+@pytest.mark.parametrize("status", [409, 412])
+def test_a_refused_precondition_is_a_stale_write_retried_not_rejected(status: int) -> None:
+    with pytest.raises(StaleWrite):
+        server(lambda _: httpx.Response(status, json=OUTCOME)).transaction(BUNDLE)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_other_4xx_are_write_rejected_with_the_servers_outcome(status: int) -> None:
     with pytest.raises(WriteRejected) as caught:
         server(lambda _: httpx.Response(status, json=OUTCOME)).transaction(BUNDLE)
@@ -83,7 +89,17 @@ def test_transaction_returns_the_locations_relative_to_the_base() -> None:
         body["entry"] = [{"response": {"status": "200 OK", "location": location}}]
         return httpx.Response(200, json=body)
 
-    assert server(answer).transaction(BUNDLE) == ["Observation/o1/_history/2"]
+    written = server(answer).transaction(BUNDLE)
+    assert written.references == ["Observation/o1/_history/2"]
+    assert written.versions == {"Observation/o1": "2"}  # from the location: no etag sent
+
+
+def test_transaction_takes_each_version_from_its_etag() -> None:
+    def answer(_: httpx.Request) -> httpx.Response:
+        entry = {"response": {"status": "200 OK", "location": "Observation/o1", "etag": 'W/"7"'}}
+        return httpx.Response(200, json={"resourceType": "Bundle", "entry": [entry]})
+
+    assert server(answer).transaction(BUNDLE).versions == {"Observation/o1": "7"}
 
 
 def test_static_token_is_sent_as_bearer() -> None:
@@ -163,8 +179,8 @@ def test_directory_sink_writes_one_named_file_per_bundle(tmp_path: Path) -> None
     sink.check()
     bundle = json.loads(json.dumps(BUNDLE))
     bundle["entry"][0]["resource"] = {"resourceType": "DiagnosticReport", "id": "dr-1"}
-    assert sink.transaction(bundle) == ["DiagnosticReport/dr-1"]
-    assert sink.transaction(bundle) == ["DiagnosticReport/dr-1"]
+    assert sink.transaction(bundle).references == ["DiagnosticReport/dr-1"]
+    assert sink.transaction(bundle).references == ["DiagnosticReport/dr-1"]
     files = sorted((tmp_path / "out").iterdir())
     assert len(files) == 2
     assert all(f.name.startswith("dr-1-") and f.suffix == ".json" for f in files)

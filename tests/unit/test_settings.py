@@ -133,3 +133,26 @@ def test_a_log_level_is_known_and_read_in_any_case() -> None:
     assert Settings(log_level="debug").log_level == "DEBUG"
     with pytest.raises(ValidationError, match="must be one of DEBUG, INFO"):
         Settings(log_level="loud")
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        ({"redis_sentinels": "s1:26379"}, "REDIS_SENTINELS and REDIS_SENTINEL_SERVICE go together"),
+        ({"redis_sentinel_service": "her2"}, "go together"),
+        ({"redis_sentinels": "s1", "redis_sentinel_service": "her2"}, "host:port"),
+        ({"redis_replica_wait_ms": 5000}, "less than 5000"),
+        ({"redis_min_replicas": -1}, "greater than or equal to 0"),
+    ],
+)
+def test_sentinel_and_replica_settings_are_refused_with_one_line(
+    given: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(ValidationError, match=refusal):
+        Settings(**given)
+
+
+def test_sentinels_name_redis_without_a_url() -> None:
+    settings = Settings(redis_sentinels="s1:26379, s2:26380", redis_sentinel_service="her2")
+    assert settings.redis_configured
+    assert settings.sentinel_addresses == [("s1", 26379), ("s2", 26380)]
