@@ -76,6 +76,16 @@ class FhirServer:
         response = self._send("GET", f"{self._base}/{reference}", f"read {reference}")
         return parse_json(response.content)
 
+    def current(self, reference: str) -> dict[str, Any] | None:
+        """GET `Type/id`: the version the server holds now, or None when it holds none
+        (404/410); raises as `read` otherwise."""
+        try:
+            return self.read(reference)
+        except WriteRejected as error:
+            if error.status in (404, 410):
+                return None
+            raise
+
     def check(self) -> None:
         """GET metadata, without a token (public); raises DependencyUnavailable or WriteRejected."""
         self._send("GET", f"{self._base}/metadata", "metadata", authenticated=False)

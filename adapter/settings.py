@@ -17,10 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # SMART v1 system scopes for what the worker does: write the report's resources (the HL7 v2
-# door also its inputs and Specimen) and read what a references-only message names.
+# door also its inputs and Specimen), read what a references-only message names, and read a
+# case's report before a write no stored version fences (adapter/service/write_fence.py).
 DEFAULT_FHIR_SCOPE: Final = (
     "system/Observation.write system/DiagnosticReport.write system/Provenance.write "
-    "system/Specimen.write system/Observation.read system/Specimen.read system/Patient.read"
+    "system/Specimen.write system/Observation.read system/Specimen.read system/Patient.read "
+    "system/DiagnosticReport.read"
 )
 
 

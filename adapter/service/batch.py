@@ -6,7 +6,11 @@ a case with several messages in the batch is settled message after message in me
 each case's last version is written: one transaction Bundle of PUTs for the whole batch, then
 every state saved in one round trip. Writing before saving keeps a crash safe, as for one job.
 The write is fenced by the versions each case was settled upon, as for one job: refused as
-stale, the batch's cases are given back, reloaded and settled again (`processing.if_match`).
+stale, the batch's cases are given back, reloaded and settled again (`write_fence.if_match`).
+A case whose stored state knows no version of its report (new to the service: a backfill's
+usual case) is not read from the server first, as one job's is (`write_fence.fenced`): that
+would be one more request per case against one transaction per batch; its first version is
+guarded by the case lock and the fenced save only.
 
 A message whose input is bad (`BadInput`) is set aside (the task dead-letters it) and the
 others go on; a message with several cases is settled whole or not at all. Anything else
@@ -30,13 +34,9 @@ from adapter.metrics import Tally
 from adapter.queue import InterpretBatch, InterpretJob
 from adapter.service.arrivals import Arrival
 from adapter.service.case_state import StoredCase
-from adapter.service.processing import (
-    STALE_WRITE_ATTEMPTS,
-    WorkerServices,
-    if_match,
-    job_arrival,
-)
+from adapter.service.processing import STALE_WRITE_ATTEMPTS, WorkerServices, job_arrival
 from adapter.service.settle import Settlement, settle
+from adapter.service.write_fence import if_match
 
 log = logging.getLogger("her2.worker")
 

@@ -6,13 +6,10 @@ version), write one transaction Bundle of PUTs, then save the state. Writing bef
 makes a crash at any point safe: a redelivered job recomputes the same state and PUTs the same
 ids.
 
-No stale write-back: each PUT names the version of the resource the case was settled upon
-(`If-Match`, the versions the stored case keeps from its last write). A worker that stalled
-past its lock, while another wrote the case's next version, is refused (`StaleWrite`): it
-reloads the case, which then holds the other worker's facts, and settles its message again
-(`if_match`). Refused again upon the same stored versions, the server holds a write no saved
-state knows of (its writer crashed or lost its lock before saving, and is retried itself): the
-lock holder then writes without a precondition, as the only worker entitled to.
+No stale write-back (adapter/service/write_fence.py): each PUT names the version of the
+resource the case was settled upon (`If-Match`). A worker that stalled past its lock, while
+another wrote the case's next version, is refused (`StaleWrite`): it reloads the case, which
+then holds the other worker's facts, and settles its message again.
 
 An HL7 v2 job (media type `application/hl7-v2`, from the MLLP door) is read with
 `read_v2_message`, exactly as at admission, and takes the same path (`settle` adds what that
@@ -33,7 +30,6 @@ from adapter.errors import BadInput, InvalidResource, StaleWrite, WriteRejected
 from adapter.fhir.bundles import transaction_bundle
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.references import as_readable_message, references_to_fetch
-from adapter.fhir.server_references import for_server
 from adapter.fhir.validation import message_entries
 from adapter.fhir_server import DirectorySink, FhirServer
 from adapter.hl7v2.message import read_v2_message
@@ -50,7 +46,8 @@ from adapter.service.arrivals import (
     v2_entries,
 )
 from adapter.service.case_state import StoredCase
-from adapter.service.settle import settle
+from adapter.service.settle import Settlement, settle
+from adapter.service.write_fence import fenced
 
 JsonDict = dict[str, Any]
 log = logging.getLogger("her2.worker")
@@ -132,21 +129,28 @@ def _settle(
         written: list[str] = []
         with store.checkout(arrival.key) as held:  # leaving unsaved releases the lock
             stored = StoredCase.of(arrival.key, held.record)
-            settled = settle(
-                stored,
-                arrival,
-                services.mappings,
-                site=message.site,
-                recorded=datetime.now(UTC),
-                v2=message.v2,
-            )
+
+            def settled_upon(case: StoredCase) -> Settlement:
+                return settle(
+                    case,
+                    arrival,
+                    services.mappings,
+                    site=message.site,
+                    recorded=datetime.now(UTC),
+                    v2=message.v2,
+                )
+
+            settled = settled_upon(stored)
             state = settled.state
             if settled.write:
-                resources = for_server(list(settled.write), state.all_entries())
-                bundle = transaction_bundle(resources, if_match(stored, refused))
+                settled, resources, versions = fenced(
+                    stored, settled, refused, services.target, settled_upon
+                )
+                state = settled.state.written(versions)
+            if settled.write and resources:
                 started = time.perf_counter()
                 try:
-                    result = services.target.transaction(bundle)
+                    result = services.target.transaction(transaction_bundle(resources, versions))
                 except StaleWrite:
                     refused = stored.meta.versions
                     tally.incr("her2_stale_writes_refused_total")
@@ -177,14 +181,6 @@ def _settle(
         },
     )
     return written
-
-
-def if_match(stored: StoredCase, refused: Mapping[str, str] | None) -> Mapping[str, str]:
-    """The versions a write upon `stored` must find on the server: those it knows, unless a
-    write built upon these very versions was refused (`refused`): then the server holds a
-    write no saved state knows of, and the lock holder writes without a precondition."""
-    known = stored.meta.versions
-    return {} if refused is not None and refused == known else known
 
 
 def _with_fetched(message: JsonDict, target: FhirServer | DirectorySink) -> JsonDict:

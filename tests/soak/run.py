@@ -31,8 +31,8 @@ import redis
 
 from adapter.job_store import JobState, JobStore
 from adapter.mapping_files import default_mappings
-from tests.soak.load import Feed
-from tests.soak.plan import make_plan
+from tests.soak.load import Feed, Sent
+from tests.soak.plan import Plan, make_plan
 from tests.soak.processes import RedisServer, service_env
 from tests.soak.verify import problems, verify
 from tests.support.fhir_server import FhirTestServer, free_port
@@ -62,6 +62,8 @@ class Faults:
     worker_kills: int = 0
     redis_restarts: int = 0
     fhir_outages: int = 0
+    redis_failovers: int = 0  # the failover soak (tests/soak/failover.py)
+    stalled_workers: int = 0
     log: list[str] = field(default_factory=list)
 
 
@@ -95,6 +97,20 @@ class Soak:
         if self.config.max_retries is not None:
             values["MAX_RETRIES"] = str(self.config.max_retries)
         return service_env(**values)
+
+    def client(self) -> redis.Redis:
+        """A client of the soak's Redis, for the checks."""
+        return redis.Redis.from_url(self.redis.url, socket_timeout=5)
+
+    def findings(
+        self,
+        found: dict[str, Any],  # noqa: ARG002 - the base soak checks nothing more
+        plan: Plan,  # noqa: ARG002
+        sent: Sent,  # noqa: ARG002
+        client: redis.Redis,  # noqa: ARG002
+    ) -> dict[str, Any]:
+        """What this soak checks beyond `verify` (the failover soak adds its own)."""
+        return {}
 
     def start(self) -> None:
         self.redis.start()
@@ -158,17 +174,17 @@ class Soak:
             done.wait(0.2)
 
 
-def run(config: SoakConfig, directory: Path) -> dict[str, Any]:
+def run(config: SoakConfig, directory: Path, soak_type: type[Soak] | None = None) -> dict[str, Any]:
     plan = make_plan(config.messages, config.seed, bursts=config.bursts, bad=config.bad)
     mappings = default_mappings()
-    soak = Soak(config, directory)
+    soak = (soak_type or Soak)(config, directory)
     soak.start()
     try:
         assert soak.api is not None
-        with soak.fhir.client() as fhir:
-            for oid, resource in plan.bad.items():
-                fhir.put(f"Observation/{oid}", json=resource).raise_for_status()
-        client = redis.Redis.from_url(soak.redis.url, socket_timeout=5)
+        fhir = soak.fhir.client()  # the server's own: closed when it stops, not here
+        for oid, resource in plan.bad.items():
+            fhir.put(f"Observation/{oid}", json=resource).raise_for_status()
+        client = soak.client()
         jobs = JobStore(client, 3600)
 
         def job_done(job_id: str) -> bool:
@@ -195,8 +211,9 @@ def run(config: SoakConfig, directory: Path) -> dict[str, Any]:
         settled_at = time.monotonic()
         soak._say(f"settled: {settled} of {len(accepted)} jobs done or failed")
         logs = {p.name: p.read_text(errors="replace") for p in directory.glob("*.log")
-                if p.name.startswith(("api", "worker"))}  # fmt: skip
+                if p.name.startswith(("api", "worker", "mllp"))}  # fmt: skip
         findings = verify(plan, feed.sent, client, soak.fhir, mappings, logs)
+        findings.update(soak.findings(findings, plan, feed.sent, client))
         client.close()
     finally:
         soak.stop()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.soak.failover import FailoverConfig, FailoverSoak
 from tests.soak.run import SoakConfig, run
 from tests.soak.verify import problems
 
@@ -56,3 +57,17 @@ def test_long_soak_loses_nothing_under_repeated_kills(tmp_path: Path) -> None:
         settle_timeout=900.0,
     )
     _check(run(config, tmp_path), "soak-summary.json", tmp_path)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_short_failover_soak_loses_duplicates_and_overwrites_nothing(tmp_path: Path) -> None:
+    """Two failovers of the Redis primary and a stalled writer (tests/soak/failover.py)."""
+    config = FailoverConfig(
+        messages=int(os.environ.get("HER2_FAILOVER_SOAK_SHORT_MESSAGES", "300")),
+        v2_messages=20,
+        bursts=1,
+        bad=3,
+        settle_timeout=180.0,
+    )
+    _check(run(config, tmp_path, FailoverSoak), "failover-soak-summary-short.json", tmp_path)

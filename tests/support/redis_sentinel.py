@@ -92,15 +92,14 @@ class SentinelCluster:
 
     def fail_over(self) -> tuple[int, int, float]:
         """SIGKILL the primary, wait until the Sentinels promoted a replica, start the killed
-        one again (the Sentinels make it a replica of the new primary) and wait until it is in
-        sync. Returns (old port, new port, seconds until the promotion)."""
+        one again as the new primary's replica and wait until it is in sync. Returns (old port, new port, seconds until the promotion)."""
         old = self.primary_port()
         self.kill(old)
         killed = time.monotonic()
         wait_for(lambda: self.primary_port() != old, 60, "a replica to be promoted")
         promoted = time.monotonic() - killed
         new = self.primary_port()
-        self._start_data(old, None)  # comes back as it was; the Sentinels reconfigure it
+        self._start_data(old, new)  # back as the new primary's replica, as an operator would
         wait_for(lambda: self._synced(new), 60, "the old primary to sync as a replica")
         self.failovers += 1
         return old, new, promoted
