@@ -92,7 +92,8 @@ class SentinelCluster:
 
     def fail_over(self) -> tuple[int, int, float]:
         """SIGKILL the primary, wait until the Sentinels promoted a replica, start the killed
-        one again as the new primary's replica and wait until it is in sync. Returns (old port, new port, seconds until the promotion)."""
+        one again as the new primary's replica and wait until it is in sync. Returns (old
+        port, new port, seconds until the promotion)."""
         old = self.primary_port()
         self.kill(old)
         killed = time.monotonic()
