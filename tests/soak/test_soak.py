@@ -64,7 +64,7 @@ def test_long_soak_loses_nothing_under_repeated_kills(tmp_path: Path) -> None:
 def test_short_failover_soak_loses_duplicates_and_overwrites_nothing(tmp_path: Path) -> None:
     """Two failovers of the Redis primary and a stalled writer (tests/soak/failover.py)."""
     config = FailoverConfig(
-        messages=int(os.environ.get("HER2_FAILOVER_SOAK_SHORT_MESSAGES", "300")),
+        messages=int(os.environ.get("HER2_FAILOVER_SOAK_SHORT_MESSAGES", "200")),
         v2_messages=20,
         bursts=1,
         bad=3,
