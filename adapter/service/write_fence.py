@@ -21,6 +21,7 @@ the report's version fences the status Observation and the Provenance written wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -35,6 +36,9 @@ JsonDict = dict[str, Any]
 FINAL_STATUSES = frozenset({"final", AMENDED})
 # What two builds of one report may differ in without being different reports.
 _VOLATILE = ("meta", "issued", "text")
+_NAMED_UUID = re.compile(
+    r"(?:urn:uuid:|\b[A-Z][A-Za-z]+/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
 
 
 def if_match(stored: StoredCase, refused: Mapping[str, str] | None) -> dict[str, str]:
@@ -93,14 +97,15 @@ def _same(current: JsonDict, report: JsonDict) -> bool:
 
 
 def _content(value: Any) -> Any:
-    """A resource as compared: without what changes from build to build, each reference by
-    what it names (the server stores `urn:uuid:<id>` of its own Bundle as `Type/<id>`)."""
+    """A resource as compared: without what changes from build to build, and each uuid the
+    adapter gave a resource by itself: a server stores `urn:uuid:<id>` of its own Bundle as
+    `Type/<id>`, in references and (Medplum) in text that names them."""
     if isinstance(value, dict):
-        if isinstance(value.get("reference"), str):
-            return {**value, "reference": _named(value)}
         return {k: _content(v) for k, v in value.items() if k not in _VOLATILE}
     if isinstance(value, list):
         return [_content(v) for v in value]
+    if isinstance(value, str):
+        return _NAMED_UUID.sub(r"\1", value)
     return value
 
 

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
-from adapter.case_store import LOCK_PREFIX, digest
+from adapter.case_store import LOCK_PREFIX, CaseStore, digest
 from adapter.fhir.report import resource_id
+from adapter.fhir_server import write_back_target
 from adapter.job_store import JobState
+from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics
+from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
+from adapter.service.processing import WorkerServices, process_job
+from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
 from tests.integration.conftest import ehr_holds, wait_for
+from tests.soak.failover import v2_message
 from tests.support.fhir_server import FhirTestServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -85,3 +94,34 @@ def test_a_stalled_writers_put_is_refused_and_the_newer_report_kept(
     ]
     assert len(versions(fhir_server, "Provenance")) == 3
     assert Metrics(redis_db).value("her2_stale_writes_refused_total") == 1
+
+
+def test_a_job_whose_case_state_was_lost_writes_no_second_version(
+    fhir_server: FhirTestServer, redis_db: redis.Redis, settings: Settings
+) -> None:
+    """A write landed, then its case's state was lost (a primary lost before replicating the
+    save, or the worker killed before it): the job run again finds the report on the server,
+    the very report it would write (the server rewrote its uuids), and writes nothing."""
+    with httpx.Client(timeout=10) as http:
+        services = WorkerServices(
+            default_mappings(),
+            CaseStore(redis_db, 600),
+            write_back_target(settings, http),
+            Metrics(redis_db),
+        )
+        v2 = v2_message("LOST-1", "ACC-LOST-1")
+
+        def job() -> InterpretJob:
+            return InterpretJob(
+                job_id=uuid.uuid4().hex,
+                door="mllp",
+                received_at=datetime.now(UTC),
+                body=v2,
+                media_type=HL7V2_MEDIA_TYPE,
+            )
+
+        assert process_job(job(), services)
+        redis_db.flushdb()  # the case's state is lost
+        assert process_job(job(), services) == []
+    (report,) = fhir_server.search("DiagnosticReport", _count="10")
+    assert [v["status"] for v in fhir_server.history("DiagnosticReport", report["id"])] == ["final"]

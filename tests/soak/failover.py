@@ -195,7 +195,7 @@ class FailoverSoak(Soak):
         sent again on AR or a lost connection until it is answered AA or AE."""
         for n in range(self.config.v2_messages):
             accession = f"ACC-FO-{n}"
-            message = _oru(f"FO{n}", accession)
+            message = v2_message(f"FO{n}", accession)
             deadline, delay = time.monotonic() + 300, 0.1
             while time.monotonic() < deadline:
                 try:
@@ -341,7 +341,7 @@ def _settled(jobs: JobStore, job_id: str, state: JobState | None = None) -> bool
     return state is None or record.state is state
 
 
-def _oru(control: str, accession: str) -> str:
+def v2_message(control: str, accession: str) -> str:
     segments = [
         f"MSH|^~\\&|LIS|SYNTH_LAB|EHR|HOSP|20250301120000+0100||ORU^R01^ORU_R01|{control}|P|2.5.1",
         V2_PID,
