@@ -5,6 +5,8 @@
 - exactly one DiagnosticReport per case on the FHIR server (by its business identifier, and
   no report the plan does not expect), with the status and conclusionCode the core gives the
   case's final inputs (plan.expectations);
+- no report's versions went back from final (or amended) to preliminary (adapter-contract.md
+  3: once final, every later version is amended);
 - the API answered no 500, and every message was answered;
 - the logs of the API and the workers hold no patient name, birth date, MRN or result value.
 """
@@ -115,12 +117,28 @@ def _reports(
             )
     known = {e.report_id for e in expected.values()}
     return {
+        "versions_backwards": versions_backwards(fhir, reports),
         "reports_missing": missing,
         "reports_duplicated": duplicated,
         "reports_wrong": wrong[:50],
         "reports_unexpected": sorted(set(by_id) - known),
         "reports_total": {"found": len(reports), "cases": len(expected)},
     }
+
+
+def versions_backwards(fhir: FhirTestServer, reports: list[dict[str, Any]]) -> list[str]:
+    """Reports whose history went back from final (or amended) to preliminary."""
+    found = []
+    for report in reports:
+        history = fhir.history("DiagnosticReport", report["id"])
+        statuses = [version["status"] for version in reversed(history)]
+        finalised = False
+        for status in statuses:
+            if status == "preliminary" and finalised:
+                found.append(f"DiagnosticReport/{report['id']}: {statuses}")
+                break
+            finalised = finalised or status in ("final", "amended")
+    return found[:50]
 
 
 def _all(fhir: FhirTestServer, resource_type: str) -> list[dict[str, Any]]:

@@ -92,18 +92,35 @@ class SentinelCluster:
 
     def fail_over(self) -> tuple[int, int, float]:
         """SIGKILL the primary, wait until the Sentinels promoted a replica, start the killed
-        one again as the new primary's replica and wait until it is in sync. Returns (old
-        port, new port, seconds until the promotion)."""
+        one again as the new primary's replica and wait until the cluster settled: every
+        Sentinel names one primary and its replica is in sync (a Sentinel may still promote
+        the restarted node, in a later epoch, when an earlier attempt was aborted). Returns
+        (old port, the primary now, seconds until the first promotion)."""
         old = self.primary_port()
         self.kill(old)
         killed = time.monotonic()
         wait_for(lambda: self.primary_port() != old, 60, "a replica to be promoted")
         promoted = time.monotonic() - killed
-        new = self.primary_port()
-        self._start_data(old, new)  # back as the new primary's replica, as an operator would
-        wait_for(lambda: self._synced(new), 60, "the old primary to sync as a replica")
+        self._start_data(old, self.primary_port())  # back as a replica, as an operator would
+        settled = wait_for(self._settled, 60, "one primary with its replica in sync")
         self.failovers += 1
-        return old, new, promoted
+        return old, settled, promoted
+
+    def _settled(self) -> int | None:
+        """The primary every Sentinel names, once its replicas are in sync; else None."""
+        named = set()
+        for port in self.sentinel_ports:
+            client = redis.Redis(port=port, socket_timeout=1)
+            try:
+                named.add(int(client.sentinel_get_master_addr_by_name(self.service)[1]))
+            except (redis.RedisError, TypeError):
+                return None
+            finally:
+                client.close()
+        if len(named) != 1:
+            return None
+        (primary,) = named
+        return primary if self._synced(primary) else None
 
     def kill(self, port: int) -> None:
         proc = self.procs[port]
