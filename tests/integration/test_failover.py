@@ -5,10 +5,12 @@ redis-server, tests/support/redis_sentinel.py); nothing mocked."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +18,25 @@ from pathlib import Path
 import pytest
 import redis
 
+from adapter.api.app import create_app
 from adapter.errors import QueueUnavailable
 from adapter.job_store import PREFIX, JobState, JobStore
+from adapter.mllp.frames import ListenerServices
+from adapter.mllp.senders import SenderPolicy
 from adapter.queue import QUEUE, InterpretJob, make_celery
 from adapter.redis_client import Replication, redis_client
 from adapter.settings import Settings
+from tests.mllp.support import Client, msa, running
+from tests.soak.failover import v2_message
 from tests.support.processes import wait_for
 from tests.support.redis_sentinel import SentinelCluster
 
+with warnings.catch_warnings():  # starlette's TestClient warns about httpx at import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fhir"
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +127,46 @@ def test_the_broker_connects_through_the_sentinels(settings: Settings) -> None:
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=3)
         assert connection.transport_cls == "sentinel"
+
+
+@contextlib.contextmanager
+def replica_silent(cluster: SentinelCluster) -> Iterator[None]:
+    """The replica SIGSTOPped: it acknowledges nothing until the block ends."""
+    replica = cluster.procs[replica_port(cluster)]
+    os.kill(replica.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+
+
+def test_the_http_door_answers_503_while_no_replica_confirms(
+    cluster: SentinelCluster, settings: Settings, tmp_path: Path
+) -> None:
+    door = Settings(**{**settings.model_dump(), "adapter_api_keys": "k", "sink_dir": tmp_path})
+    body = (EXAMPLES / "breast-ihc2plus-ish-group1.json").read_bytes()
+    headers = {"Authorization": "Bearer k", "Content-Type": "application/fhir+json"}
+    with TestClient(create_app(door), raise_server_exceptions=False) as api:
+        with replica_silent(cluster):
+            refused = api.post("/fhir", content=body, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["resourceType"] == "OperationOutcome"
+        assert api.post("/fhir", content=body, headers=headers).status_code == 202
+
+
+def test_the_mllp_door_answers_ar_while_no_replica_confirms(
+    cluster: SentinelCluster, settings: Settings
+) -> None:
+    services = ListenerServices.from_settings(settings, SenderPolicy())
+    message = v2_message("REPL-1", "ACC-REPL-1")
+    try:
+        with running(services) as listener:
+            with replica_silent(cluster), Client(listener.port) as mllp:
+                assert msa(mllp.ack(message))[1] == "AR"
+            with Client(listener.port) as mllp:
+                assert msa(mllp.ack(message))[1] == "AA"
+    finally:
+        services.close()
 
 
 @pytest.fixture(autouse=True)
