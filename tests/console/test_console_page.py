@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapter.backfill_store import BackfillStore
 from adapter.dead_letters import DeadLetterQueue
+from adapter.heartbeat import LISTENERS, WORKERS, beat, forget
 from adapter.job_store import JobState, JobStore
 from adapter.metrics import SERIES_PREFIX, SERIES_SECONDS, Metrics
 from adapter.queue import InterpretJob
@@ -91,10 +92,17 @@ def test_every_figure_equals_what_metrics_renders(
     assert len({(f["data-metric"], f["data-door"]) for f in totals}) >= 14
     for figure in totals:
         assert float(figure["text"].strip()) == expected(samples, figure), figure
-    shown = {(f["data-door"], f.get("data-reason")) for f in totals if "data-reason" in f}
-    assert {("http", "invalid"), ("http", "unsupported-media-type"), ("mllp", "bad-message")} <= (
-        shown
-    ) or {("mllp", "bad-message"), ("mllp", "write-rejected")} <= shown
+    shown = {
+        (f["data-metric"].split("_")[1], f["data-door"], f["data-reason"])
+        for f in totals
+        if "data-reason" in f
+    }
+    assert shown == {
+        ("messages", "http", "not-json"),
+        ("messages", "http", "media-type"),
+        ("messages", "mllp", "bad-message"),
+        ("dead", "mllp", "write-rejected"),
+    }
     hour = {
         (f["data-metric"], f["data-door"]): f["text"].split()[0]
         for f in figures(page)
@@ -189,6 +197,20 @@ def test_backfill_runs_are_shown_with_their_counts(
     assert f'data-backfill="{"b" * 64}"' in page
     assert "cases.ndjson" in page
     assert "12 / 12" in page
+
+
+def test_live_workers_and_listeners_are_shown_with_their_last_heartbeat(
+    client: TestClient, redis_db: redis.Redis
+) -> None:
+    beat(redis_db, WORKERS, "worker-1@host", 5)
+    beat(redis_db, LISTENERS, "mllp-1@host", 5)
+    log_in(client)
+    page = client.get("/console").text
+    assert 'data-process="worker-1@host"' in page
+    assert 'data-process="mllp-1@host"' in page
+    forget(redis_db, WORKERS, "worker-1@host")
+    assert 'data-process="worker-1@host"' not in client.get("/console").text
+    assert redis_db.hkeys(WORKERS.last_beats) == []
 
 
 def test_no_patient_name_or_birth_date_is_ever_shown(
