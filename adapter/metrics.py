@@ -11,10 +11,11 @@ series. Label values are codes (reasons, statuses), never patient data. Hash fie
 one bucket a value fell in; none above the last), `<name>_count|<label values>` and
 `<name>_sum|<label values>` for histograms.
 
-The operations console plots the same counts over time: every count is also added to the hash of
-its minute (`her2:metrics:minute:<epoch of the minute>`), in the same pipeline or MULTI, and that
-hash expires after `SERIES_SECONDS`. So the series holds at most a day of minutes, each with one
-field per series seen in it: its size is bounded by the labels' values, never by the traffic.
+The operations console plots the per-door counts over time (`SERIES`): each of those is also
+added to the hash of its minute (`her2:metrics:minute:<epoch of the minute>`), in the same
+pipeline or MULTI, and that hash expires after `SERIES_SECONDS`. So the series holds at most a
+day of minutes, each with one field per series seen in it: its size is bounded by the labels'
+values, never by the traffic.
 """
 
 from __future__ import annotations
@@ -83,6 +84,20 @@ METRICS: Final[Mapping[str, Definition]] = {
     ),
 }
 
+# What the series keeps: the per-door flow the console plots (adapter/service/flow.py), no more.
+SERIES: Final = frozenset(
+    {
+        "her2_messages_received_total",
+        "her2_messages_accepted_total",
+        "her2_messages_rejected_total",
+        "her2_jobs_processed_total",
+        "her2_reports_written_total",
+        "her2_end_to_end_seconds",
+        "her2_writeback_retries_total",
+        "her2_dead_lettered_total",
+    }
+)
+
 
 class Tally:
     """Metric updates gathered to be sent in one round trip: by `Metrics.batch`, or inside
@@ -92,10 +107,11 @@ class Tally:
     def __init__(self) -> None:
         self._counts: list[tuple[str, int]] = []
         self._sums: list[tuple[str, float]] = []
+        self._series: list[str] = []  # the fields of `_counts` the series keeps too
 
     def incr(self, name: str, **labels: str) -> None:
         """Add one to a counter."""
-        self._counts.append((_field(name, labels), 1))
+        self._count(name, _field(name, labels))
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
         """Count `seconds` in a histogram."""
@@ -107,20 +123,26 @@ class Tally:
         # the last bound); the collector adds them up into Prometheus's cumulative `_bucket`s.
         bucket = next((bound for bound in BUCKETS if seconds <= bound), None)
         if bucket is not None:
-            self._counts.append((f"{name}_in|{values}{SEP if values else ''}{bucket}", 1))
-        self._counts.append((f"{name}_count|{values}", 1))
+            self._count(name, f"{name}_in|{values}{SEP if values else ''}{bucket}")
+        self._count(name, f"{name}_count|{values}")
         self._sums.append((f"{name}_sum|{values}", seconds))
 
+    def _count(self, name: str, field: str) -> None:
+        self._counts.append((field, 1))
+        if name in SERIES:
+            self._series.append(field)
+
     def add_to(self, pipe: redis.client.Pipeline) -> None:
-        """Queue the updates on `pipe` (the caller executes it): the totals, and the counts in
-        this minute's hash of the series."""
-        minute = series_key(time.time())
+        """Queue the updates on `pipe` (the caller executes it): the totals, and the counts of
+        the console's metrics in this minute's hash of the series."""
         for field, amount in self._counts:
             pipe.hincrby(KEY, field, amount)
-            pipe.hincrby(minute, field, amount)
         for field, seconds in self._sums:
             pipe.hincrbyfloat(KEY, field, seconds)
-        if self._counts:
+        if self._series:
+            minute = series_key(time.time())
+            for field in self._series:
+                pipe.hincrby(minute, field, 1)
             pipe.expire(minute, SERIES_SECONDS)
 
     def __bool__(self) -> bool:

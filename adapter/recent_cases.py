@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Final
 
@@ -35,11 +35,13 @@ class RecentCase:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> RecentCase:
-        fields = json.loads(raw)
-        return cls(**{**fields, "at": datetime.fromisoformat(fields["at"])})
+        values = json.loads(raw)
+        return cls(**{**values, "at": datetime.fromisoformat(values["at"])})
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "at": self.at.isoformat()})
+        # Field by field: dataclasses.asdict deep-copies every value first.
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps({**values, "at": self.at.isoformat()})
 
 
 @dataclass(frozen=True, slots=True)
