@@ -36,6 +36,9 @@ BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 SEP: Final = "\x1f"  # between label values in a field: no code holds it
 SERIES_PREFIX: Final = "her2:metrics:minute:"
 SERIES_SECONDS: Final = 25 * 3600  # the console's day of minutes, and an hour to spare
+# A minute's hash takes no more counts this long after it began: its minute, and time for a
+# count sent at its end (and a host clock a little behind) to arrive.
+CLOSED_AFTER_SECONDS: Final = 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,7 @@ class Metrics:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._closed: dict[int, dict[str, int]] = {}  # minute -> its counts, once it is over
 
     def incr(self, name: str, **labels: str) -> None:
         """Add one to a counter, now."""
@@ -190,17 +194,26 @@ class Metrics:
 
     def minutes(self, count: int, now: float) -> list[tuple[int, dict[str, int]]]:
         """The counts of the last `count` minutes up to `now` (epoch seconds), oldest first,
-        as (epoch of the minute, field -> count): one round trip."""
+        as (epoch of the minute, field -> count): one round trip for the minutes not read yet.
+
+        A minute over `CLOSED_AFTER_SECONDS` old takes no more counts, so it is read once and
+        kept in this object (at most a day of them): a day's chart reads a minute or two, not
+        1,440 hashes."""
         last = int(now // 60) * 60
         starts = [last - 60 * back for back in range(count - 1, -1, -1)]
+        wanted = [start for start in starts if start not in self._closed]
         pipe = self._redis.pipeline(transaction=False)
-        for start in starts:
+        for start in wanted:
             pipe.hgetall(SERIES_PREFIX + str(start))
-        read = pipe.execute()
-        return [
-            (start, {_text(k): int(v) for k, v in counts.items()})
-            for start, counts in zip(starts, read, strict=True)
-        ]
+        read = dict(zip(wanted, pipe.execute(), strict=True))
+        for start, counts in read.items():
+            parsed = {_text(k): int(v) for k, v in counts.items()}
+            read[start] = parsed
+            if start < now - CLOSED_AFTER_SECONDS:
+                self._closed[start] = parsed
+        for start in [s for s in self._closed if s <= now - SERIES_SECONDS]:
+            del self._closed[start]
+        return [(start, read[start] if start in read else self._closed[start]) for start in starts]
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (zero where nothing was counted)."""

@@ -9,7 +9,8 @@ last finite bound when it falls above it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -63,13 +64,17 @@ def door_flows(
     totals: Mapping[str, str], minutes: Sequence[tuple[int, Mapping[str, int]]], per_point: int
 ) -> list[DoorFlow]:
     """The Flow of each door that has counted anything (HTTP and MLLP always)."""
+    # Each point's minutes added up once (a day is 96 points of 15 minutes), then read per door.
+    points = [
+        (minutes[i][0], _added(counts for _, counts in minutes[i : i + per_point]))
+        for i in range(0, len(minutes), per_point)
+    ]
+    window = _added(counts for _, counts in points)
     flows = []
     for door in DOORS:
         counted = _by_figure(totals, door)
         if door == "backfill" and not any(counted.values()):
             continue
-        groups = [minutes[i : i + per_point] for i in range(0, len(minutes), per_point)]
-        points = tuple(_point(group, door) for group in groups if group)
         flows.append(
             DoorFlow(
                 door=door,
@@ -78,11 +83,9 @@ def door_flows(
                     label: dict(sorted(counted[label].items()))
                     for label in ("refused", "dead-lettered")
                 },
-                in_window={
-                    label: sum(point.counts[label] for point in points) for label in counted
-                },
-                latency=_quantiles([counts for _, counts in minutes], door),
-                points=points,
+                in_window={label: sum(r.values()) for label, r in _by_figure(window, door).items()},
+                latency=_quantiles(window, door),
+                points=tuple(_point(start, counts, door) for start, counts in points),
             )
         )
     return flows
@@ -119,19 +122,19 @@ def _by_figure(fields: Mapping[str, object], door: str) -> dict[str, dict[str, i
     return found
 
 
-def _point(group: Sequence[tuple[int, Mapping[str, int]]], door: str) -> Point:
-    window = [counts for _, counts in group]
-    counts = {figure.label: 0 for figure in FIGURES}
-    for minute in window:
-        if minute:  # most minutes of a quiet day hold nothing
-            for label, reasons in _by_figure(minute, door).items():
-                counts[label] += sum(reasons.values())
-    return Point(group[0][0], counts, _quantiles(window, door))
+def _added(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for each in counts:
+        total.update(each)
+    return dict(total)
 
 
-def _quantiles(window: Sequence[Mapping[str, int]], door: str) -> dict[float, float | None]:
-    in_buckets = [
-        sum(c.get(f"{LATENCY}_in|{door}{SEP}{bound}", 0) for c in window) for bound in BUCKETS
-    ]
-    count = sum(c.get(f"{LATENCY}_count|{door}", 0) for c in window)
+def _point(start: int, counts: Mapping[str, int], door: str) -> Point:
+    figures = {label: sum(r.values()) for label, r in _by_figure(counts, door).items()}
+    return Point(start, figures, _quantiles(counts, door))
+
+
+def _quantiles(counts: Mapping[str, int], door: str) -> dict[float, float | None]:
+    in_buckets = [counts.get(f"{LATENCY}_in|{door}{SEP}{bound}", 0) for bound in BUCKETS]
+    count = counts.get(f"{LATENCY}_count|{door}", 0)
     return {q: quantile(q, in_buckets, count) for q in QUANTILES}

@@ -237,3 +237,19 @@ def test_the_series_keeps_a_minute_per_hash_that_expires(redis_db: redis.Redis) 
     assert len(minutes) == 1440
     assert sum(counts.get("her2_messages_received_total|http", 0) for _, counts in minutes) == 1
     json.dumps(minutes)  # plain data
+
+
+def test_a_minute_once_over_is_read_once(redis_db: redis.Redis) -> None:
+    now = datetime.now(UTC).timestamp()
+    old = int(now // 60) * 60 - 600  # ten minutes ago: over
+    current = int(now // 60) * 60
+    field = "her2_messages_received_total|http"
+    redis_db.hset(SERIES_PREFIX + str(old), field, 3)
+    redis_db.hset(SERIES_PREFIX + str(current), field, 1)
+    metrics = Metrics(redis_db)
+    first = dict(metrics.minutes(60, now))
+    redis_db.hset(SERIES_PREFIX + str(old), field, 99)  # not read again
+    redis_db.hset(SERIES_PREFIX + str(current), field, 2)  # still counting: read again
+    second = dict(metrics.minutes(60, now))
+    assert first[old][field] == second[old][field] == 3
+    assert second[current][field] == 2
