@@ -56,6 +56,13 @@ def line_chart(title: str, unit: str, starts: Sequence[int], lines: Sequence[Lin
         ]
     for index, line in enumerate(lines):
         for run in _runs(line.values):
+            if len(run) == 1:  # a value between two gaps: a dot, as a line would not show
+                ((i, v),) = run
+                parts.append(
+                    f'<circle class="series-{index}" cx="{LEFT + i * step:.1f}" cy="{y(v):.1f}" '
+                    'r="3"/>'
+                )
+                continue
             points = " ".join(f"{LEFT + i * step:.1f},{y(v):.1f}" for i, v in run)
             parts.append(f'<polyline class="series-{index}" points="{points}"/>')
     parts.append("</svg>")
@@ -70,8 +77,7 @@ def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
             runs.append([])
         else:
             runs[-1].append((i, value))
-    single = [[(i, v), (i, v)] for run in runs if len(run) == 1 for i, v in run]
-    return [run for run in runs if len(run) > 1] + single
+    return [run for run in runs if run]
 
 
 def _latest(lines: Sequence[Line], unit: str) -> str:

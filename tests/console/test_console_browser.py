@@ -14,11 +14,10 @@ install it (scripts/check installs it where apt-get can).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapter.dead_letters import DeadLetterQueue
 from adapter.job_store import JobState, JobStore
-from adapter.queue import InterpretJob
+from tests.integration.conftest import ehr_holds
 from tests.support.fhir_server import FhirTestServer, free_port
 from tests.support.npm_packages import ensure_npm_packages
 from tests.support.processes import WorkerProcess, wait_for
@@ -45,7 +44,7 @@ KEY: Final = "browser-key-Rt59"
 AXE: Final = ROOT / "tests" / "console" / "axe"
 SCREENSHOT: Final = ROOT / "docs" / "console.png"
 GOOD: Final = ROOT / "examples" / "fhir" / "breast-ihc2plus-ish-group1.json"
-REPLAYED: Final = ROOT / "examples" / "fhir" / "gastric-ihc2plus-ish-ratio.json"  # a new case
+REPLAYED: Final = ROOT / "examples" / "fhir" / "gastric-ihc2plus-ish-ratio.json"
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +91,34 @@ def metrics(url: str) -> list[Any]:
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
 
 
+def fetch(reference: str) -> dict[str, Any]:
+    return {"request": {"method": "GET", "url": reference}}
+
+
+def names(example: Path) -> dict[str, Any]:
+    """A references-only message naming the example's Observations (the worker reads them)."""
+    entries = json.loads(example.read_text())["entry"]
+    observations = [
+        e["resource"]["id"] for e in entries if e["resource"]["resourceType"] == "Observation"
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [fetch(f"Observation/{i}") for i in observations],
+    }
+
+
+def post(url: str, message: dict[str, Any]) -> str:
+    """POST a message; its job id."""
+    answer = httpx.post(
+        f"{url}/fhir",
+        content=json.dumps(message),
+        headers=bearer(**{"Content-Type": "application/fhir+json"}),
+    )
+    assert answer.status_code == 202, answer.text
+    return str(answer.headers["content-location"].rsplit("/", 1)[1])
+
+
 def settled(client: redis.Redis, job_id: str) -> bool:
     record = JobStore(client, 3600).get(job_id)
     return record is not None and record.state is not JobState.QUEUED
@@ -122,22 +149,12 @@ def test_the_console_in_a_browser(browser: Any, deployment: dict[str, Any]) -> N
         f"{url}/fhir", content=b"{", headers=bearer(**{"Content-Type": "application/fhir+json"})
     )
     assert refused.status_code == 400
-    queue = DeadLetterQueue(client, 3600)
-    to_replay, to_discard = (
-        InterpretJob(
-            job_id=uuid.uuid4().hex,
-            door="http",
-            received_at=datetime.now(UTC),
-            body=body.read_text(),
-        )
-        for body in (REPLAYED, GOOD)
-    )
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "value"}],
-    }
-    queue.add(to_replay, "write-rejected", outcome)
-    queue.add(to_discard, "bad-input", outcome)
+    # two that dead-letter: they name results the FHIR server does not hold (yet)
+    to_replay = post(url, names(REPLAYED))
+    to_discard = post(url, {**names(REPLAYED), "entry": [fetch("Observation/never-stored")]})
+    for job_id in (to_replay, to_discard):
+        wait_for(lambda job_id=job_id: settled(client, job_id), 60, "a job to dead-letter")
+    assert DeadLetterQueue(client, 3600).size() == 2
 
     # log in from the keyboard
     page.goto(f"{url}/console/login")
@@ -166,7 +183,7 @@ def test_the_console_in_a_browser(browser: Any, deployment: dict[str, Any]) -> N
     accepted = page.locator(
         '[data-metric="her2_messages_accepted_total"][data-door="http"]:not([data-window])'
     )
-    assert accepted.inner_text().strip() == "2"
+    assert accepted.inner_text().strip() == "4"  # two good, two that dead-letter later
 
     # accessibility: axe-core finds no serious or critical violation
     ensure_npm_packages(AXE)
@@ -177,15 +194,23 @@ def test_the_console_in_a_browser(browser: Any, deployment: dict[str, Any]) -> N
     assert not serious, serious
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    # the top of the page down to the dead letters, as the README shows it
+    top = {"x": 0, "y": 0, "width": 1280, "height": 1900}
+    page.screenshot(path=str(SCREENSHOT), full_page=True, clip=top)
 
-    # replay from the page, from the keyboard: a confirmation, then the result, then the case
-    page.locator(f'[data-dead-letter="{to_replay.job_id}"] a', has_text="Replay").focus()
+    # the cause put right (the EHR now holds the results), then replayed from the page, from
+    # the keyboard: a confirmation, then the result, then the case lands
+    row = page.locator(f'[data-dead-letter="{to_replay}"]')
+    assert row.locator('[data-reason="write-rejected"]').count() == 1
+    ehr_holds(
+        deployment["fhir"], *(e["resource"] for e in json.loads(REPLAYED.read_text())["entry"])
+    )
+    row.locator("a", has_text="Replay").focus()
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Yes, replay it").click()
     page.locator('[data-result="replayed"]').wait_for(timeout=10_000)
-    wait_for(lambda: settled(client, to_replay.job_id), 60, "the replayed job to finish")
-    record = JobStore(client, 3600).get(to_replay.job_id)
+    wait_for(lambda: settled(client, to_replay), 60, "the replayed job to finish")
+    record = JobStore(client, 3600).get(to_replay)
     assert record is not None
     assert record.state is JobState.DONE
     page.goto(f"{url}/console#cases")
@@ -193,7 +218,7 @@ def test_the_console_in_a_browser(browser: Any, deployment: dict[str, Any]) -> N
     assert page.locator(f'[data-report="{report.split("/")[1]}"]').count() >= 1
 
     # discard another
-    page.goto(f"{url}/console/dead-letters/{to_discard.job_id}/discard")
+    page.goto(f"{url}/console/dead-letters/{to_discard}/discard")
     page.get_by_role("button", name="Yes, discard it").click()
     page.locator('[data-result="discarded"]').wait_for(timeout=10_000)
     page.goto(f"{url}/console")
