@@ -6,6 +6,7 @@ the per-minute series the charts read is bounded."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,3 +254,13 @@ def test_a_minute_once_over_is_read_once(redis_db: redis.Redis) -> None:
     second = dict(metrics.minutes(60, now))
     assert first[old][field] == second[old][field] == 3
     assert second[current][field] == 2
+
+
+def test_now_shows_the_age_of_the_oldest_pending_job(client: TestClient) -> None:
+    log_in(client)
+    assert 'data-figure="oldest-pending">none pending<' in client.get("/console").text
+    good = (ROOT / "examples/fhir/breast-ihc3plus.json").read_bytes()
+    assert client.post("/fhir/Observation", content=good, headers=BEARER).status_code == 202
+    page = client.get("/console").text  # no worker here: the job stays pending
+    assert 'data-figure="oldest-pending">none pending<' not in page
+    assert re.search(r'data-figure="oldest-pending">\d+ ms<', page)
