@@ -211,8 +211,9 @@ class Metrics:
             read[start] = parsed
             if start < now - CLOSED_AFTER_SECONDS:
                 self._closed[start] = parsed
-        for start in [s for s in self._closed if s <= now - SERIES_SECONDS]:
-            del self._closed[start]
+        # list(): another render may add a minute meanwhile (the API renders in threads)
+        for start in [s for s in list(self._closed) if s <= now - SERIES_SECONDS]:
+            self._closed.pop(start, None)
         return [(start, read[start] if start in read else self._closed[start]) for start in starts]
 
     def render(self) -> bytes:

@@ -99,7 +99,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     svc = _svc(request)
-    session = svc.sessions.find(request.cookies.get(COOKIE))
+    session = await run_in_threadpool(svc.sessions.find, request.cookies.get(COOKIE))
     if session is None:
         return _redirect("/console/login")
     form = await _form(request)
@@ -155,7 +155,7 @@ def confirm(request: Request, letter_id: str, action: str) -> Response:
 @router.post("/dead-letters/{letter_id}/{action}")
 async def act(request: Request, letter_id: str, action: str) -> Response:
     svc = _svc(request)
-    session = svc.sessions.find(request.cookies.get(COOKIE))
+    session = await run_in_threadpool(svc.sessions.find, request.cookies.get(COOKIE))
     if session is None:
         return _redirect("/console/login")
     form = await _form(request)

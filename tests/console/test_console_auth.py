@@ -5,16 +5,19 @@ session every console URL leads to the login page, and the JSON API keeps its be
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Final
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from adapter.api.app import create_app
 from adapter.api.console_session import COOKIE
 from adapter.dead_letters import DeadLetterQueue
 from adapter.queue import InterpretJob
-from tests.console.conftest import KEY, OTHER_KEY, hidden, log_in
+from adapter.settings import Settings
+from tests.console.conftest import KEY, OTHER_KEY, REDIS_URL, hidden, log_in
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,16 @@ def test_the_json_api_keeps_its_bearer_keys(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 401  # a console session is no API key
     answer = client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"})
     assert answer.status_code == 200
+
+
+def test_an_open_demo_api_still_opens_no_console_without_a_configured_key(
+    redis_db: redis.Redis, tmp_path: Path
+) -> None:
+    assert redis_db.ping()
+    settings = Settings(redis_url=REDIS_URL, adapter_demo_mode=True, sink_dir=tmp_path / "sink")
+    with TestClient(create_app(settings)) as open_client:
+        for key in ("", "anything"):
+            token = hidden(open_client.get("/console/login").text, "login_token")
+            answer = open_client.post("/console/login", data={"key": key, "login_token": token})
+            assert answer.status_code == 403
+        assert open_client.get("/console", follow_redirects=False).status_code == 303
