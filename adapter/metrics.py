@@ -241,8 +241,18 @@ class RedisCollector(Collector):
                 family.add_metric([], 0)
             for field, value in sorted(series.items()):
                 values = field.split("|", 1)[1]
-                family.add_metric(values.split(SEP) if definition.labels else [], float(value))
+                family.add_metric(_label_values(definition, values), float(value))
             yield family
+
+
+def _label_values(definition: Definition, values: str) -> list[str]:
+    """A stored field's label values. A field counted before a label was added to its metric
+    (`door`, first, on the retries and dead letters) lacks it: `unknown`, so an upgrade keeps
+    the old counts instead of failing the scrape."""
+    if not definition.labels:
+        return []
+    found = values.split(SEP)
+    return ["unknown"] * (len(definition.labels) - len(found)) + found
 
 
 def _stored(client: redis.Redis) -> dict[str, str]:
