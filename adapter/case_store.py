@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis
 
@@ -145,25 +145,31 @@ class CaseStore:
         finally:
             self._release_all(h for h in held.values() if not h.saved)
 
-    def save_all(self, saves: Iterable[tuple[HeldCase, StoredRecord]]) -> None:
-        """`HeldCase.save` for many held cases, in one round trip (with the WAIT for the
-        replicas REDIS_MIN_REPLICAS asks for: a job is settled only once its case's state
-        would survive a failover). Raises DependencyUnavailable when any lock was lost (the
-        others are stored: a retry finds them unchanged) or the replicas did not confirm."""
+    def save_all(
+        self, saves: Iterable[tuple[HeldCase, StoredRecord]], *, also: Sequence[Pipelined] = ()
+    ) -> None:
+        """`HeldCase.save` for many held cases, and whatever `also` adds (the reports written
+        for them, `RecentCases.noted`), in one round trip, with the WAIT for the replicas
+        REDIS_MIN_REPLICAS asks for (a job is settled only once its case's state would survive
+        a failover). Raises DependencyUnavailable when any lock was lost (the others are
+        stored: a retry finds them unchanged) or the replicas did not confirm."""
         chosen = list(saves)
         pipe = self._redis.pipeline(transaction=False)
         for held, (meta, inputs, support) in chosen:
             keys, args = self._save_call(held, meta, inputs, support)
             self._save(keys=keys, args=args, client=pipe)
+        for extra in also:
+            extra.add_to(pipe)
         self._replication.wait_after(pipe)
-        stored = pipe.execute()
-        for (held, _), ok in zip(chosen, stored, strict=False):
+        replies = pipe.execute()
+        stored = replies[: len(chosen)]
+        for (held, _), ok in zip(chosen, stored, strict=True):
             held.saved = bool(ok)
-        if not all(stored[: len(chosen)]):
+        if not all(stored):
             raise DependencyUnavailable("a case's lock was lost before the case was stored")
         if self._replication.replicas:
             try:
-                self._replication.check(stored[-1])
+                self._replication.check(replies[-1])
             except NotReplicated as error:
                 raise DependencyUnavailable(f"case stored, not replicated: {error}") from error
 
@@ -209,6 +215,12 @@ class CaseStore:
         return keys, [held.token, self._retention, h, *pairs]
 
 
+class Pipelined(Protocol):
+    """What adds its own commands to the pipeline that saves cases."""
+
+    def add_to(self, pipe: redis.client.Pipeline) -> None: ...
+
+
 # What `save` stores of a case: its meta, inputs by identity, supporting entries by name.
 StoredRecord = tuple[JsonDict, Mapping[str, JsonDict], Mapping[str, JsonDict]]
 
@@ -224,7 +236,12 @@ class HeldCase:
     saved: bool = False
 
     def save(
-        self, meta: JsonDict, inputs: Mapping[str, JsonDict], support: Mapping[str, JsonDict]
+        self,
+        meta: JsonDict,
+        inputs: Mapping[str, JsonDict],
+        support: Mapping[str, JsonDict],
+        *,
+        also: Sequence[Pipelined] = (),
     ) -> None:
         """Store the whole case (inputs by identity, supporting entries by name), refresh its
         retention and release the lock, in one script that runs only while this holder still
@@ -234,7 +251,7 @@ class HeldCase:
         stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
         then raises DependencyUnavailable and the job is retried from the stored state.
         """
-        self.store.save_all([(self, (meta, inputs, support))])
+        self.store.save_all([(self, (meta, inputs, support))], also=also)
 
 
 def _record(raw: Mapping[Any, Any]) -> CaseRecord:

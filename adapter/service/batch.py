@@ -35,6 +35,7 @@ from adapter.queue import InterpretBatch, InterpretJob
 from adapter.service.arrivals import Arrival
 from adapter.service.case_state import StoredCase
 from adapter.service.processing import STALE_WRITE_ATTEMPTS, WorkerServices, job_arrival
+from adapter.service.reported import recent_case
 from adapter.service.settle import Settlement, settle
 from adapter.service.write_fence import if_match
 
@@ -69,7 +70,14 @@ def process_batch(batch: InterpretBatch, services: WorkerServices, tally: Tally)
                 tally.incr("her2_stale_writes_refused_total")
                 log.info("stale write refused; batch reloaded", extra={"batch_id": batch.batch_id})
                 continue
-            services.cases.save_all((held[key], _record(settled.states[key])) for key in held)
+            door = batch.jobs[0].door
+            lines = [recent_case(done, door, recorded) for done in settled.last.values()]
+            for _ in settled.last:
+                tally.incr("her2_reports_written_total", door=door)
+            services.cases.save_all(
+                ((held[key], _record(settled.states[key])) for key in held),
+                also=[services.recent.noted([line for line in lines if line is not None])],
+            )
             break
     else:
         raise StaleWrite(f"batch write refused as stale {STALE_WRITE_ATTEMPTS} times")

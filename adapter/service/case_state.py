@@ -71,6 +71,7 @@ class CaseMeta:
     final_reported: bool = False  # a final (or later, amended) report of this case was written
     reported_status: str | None = None  # status of the last report written
     last: tuple[JsonDict, ...] = ()  # the resources last written (for a withdrawal of all)
+    reports: int = 0  # reports of this case written so far: the last one's version
     # `Type/id` -> the FHIR server's versionId of each resource last written for the case:
     # the next write-back is made only while the server still holds these (If-Match).
     versions: dict[str, str] = field(default_factory=dict)

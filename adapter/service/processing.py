@@ -37,6 +37,7 @@ from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics, Tally
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
+from adapter.recent_cases import RecentCases
 from adapter.service.arrivals import (
     SUPPORT_TYPES,
     Arrival,
@@ -46,6 +47,7 @@ from adapter.service.arrivals import (
     v2_entries,
 )
 from adapter.service.case_state import StoredCase
+from adapter.service.reported import recent_case
 from adapter.service.settle import Settlement, settle
 from adapter.service.write_fence import fenced
 
@@ -64,6 +66,7 @@ class WorkerServices:
     cases: CaseStore
     target: FhirServer | DirectorySink
     metrics: Metrics
+    recent: RecentCases
 
 
 def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
@@ -160,8 +163,11 @@ def _settle(
                     )
                     continue
                 tally.observe("her2_writeback_seconds", time.perf_counter() - started)
+                tally.incr("her2_reports_written_total", door=job.door)
                 written, state = result.references, state.written(result.versions)
-            held.save(state.record_meta(), state.inputs, state.support)
+            line = recent_case(settled, job.door, datetime.now(UTC))
+            noted = [services.recent.noted([line])] if line is not None else []
+            held.save(state.record_meta(), state.inputs, state.support, also=noted)
             break
     else:
         raise StaleWrite(f"case write refused as stale {STALE_WRITE_ATTEMPTS} times")
