@@ -24,6 +24,7 @@ from adapter.job_store import JobState
 from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
+from adapter.recent_cases import RecentCases
 from adapter.service.processing import WorkerServices, process_job
 from adapter.settings import Settings
 from tests.builders import her2_bundle, ihc_observation, ish_observation, specimen
@@ -108,6 +109,7 @@ def test_a_job_whose_case_state_was_lost_writes_no_second_version(
             CaseStore(redis_db, 600),
             write_back_target(settings, http),
             Metrics(redis_db),
+            RecentCases(redis_db, 600),
         )
         v2 = v2_message("LOST-1", "ACC-LOST-1")
 
