@@ -99,13 +99,10 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     svc = _svc(request)
-    session = await run_in_threadpool(svc.sessions.find, request.cookies.get(COOKIE))
-    if session is None:
-        return _redirect("/console/login")
-    form = await _form(request)
-    if not session.csrf_matches(form.get("csrf")):
-        return _refused(request, session, "csrf", "The form's CSRF token is missing or wrong.", 403)
-    await run_in_threadpool(svc.sessions.end, session)
+    posted = await _posted(request, svc)
+    if isinstance(posted, Response):
+        return posted
+    await run_in_threadpool(svc.sessions.end, posted)
     response = _redirect("/console/login")
     response.delete_cookie(COOKIE, path="/console")
     return response
@@ -155,12 +152,9 @@ def confirm(request: Request, letter_id: str, action: str) -> Response:
 @router.post("/dead-letters/{letter_id}/{action}")
 async def act(request: Request, letter_id: str, action: str) -> Response:
     svc = _svc(request)
-    session = await run_in_threadpool(svc.sessions.find, request.cookies.get(COOKIE))
-    if session is None:
-        return _redirect("/console/login")
-    form = await _form(request)
-    if not session.csrf_matches(form.get("csrf")):
-        return _refused(request, session, "csrf", "The form's CSRF token is missing or wrong.", 403)
+    session = await _posted(request, svc)
+    if isinstance(session, Response):
+        return session
     if action not in ACTIONS:
         return _refused(request, session, "not-found", "No such action.", 404)
     status, outcome, message = await run_in_threadpool(_act, svc, letter_id, action)
@@ -212,6 +206,18 @@ def _charts(flow: DoorFlow, per_point: int, window: str) -> dict[str, Any]:
 def _svc(request: Request) -> ApiServices:
     built: ApiServices = request.app.state.services
     return built
+
+
+async def _posted(request: Request, svc: ApiServices) -> Session | Response:
+    """The session of a console POST; without one a redirect to login, without the session's
+    CSRF token in the form a 403."""
+    session = await run_in_threadpool(svc.sessions.find, request.cookies.get(COOKIE))
+    if session is None:
+        return _redirect("/console/login")
+    form = await _form(request)
+    if not session.csrf_matches(form.get("csrf")):
+        return _refused(request, session, "csrf", "The form's CSRF token is missing or wrong.", 403)
+    return session
 
 
 async def _form(request: Request) -> dict[str, str]:
