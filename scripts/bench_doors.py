@@ -1,0 +1,78 @@
+"""The other doors' figures of one run of scripts/bench.py (issue 17 targets 4, 5 and 7).
+
+The offline CLI (`interpret --ndjson`, `--hl7v2`) runs as a child process; its rate leaves out
+its start-up (imports, mappings: the best of 3 runs on one message) and its peak RSS is the
+kernel's (wait4). The MLLP listener runs with no worker, so its figures are admission's alone;
+its jobs stay queued, which is why it is measured last in a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench_feeds import Spec, v2_message
+from bench_load import mllp_send
+from bench_procs import Env, Finished, adapter_command, mllp_listener, run_to_end
+from bench_report import Figure, Report, Target, percentile
+
+RSS_GROWTH = 16.0  # MB, the issue's bound
+
+
+def interpret(*args: str) -> Finished:
+    return run_to_end(adapter_command("interpret", *args))
+
+
+def startup(work: Path, body: str) -> float:
+    """Seconds the CLI needs for one message: imports and mappings (best of 3)."""
+    one = work / "one.ndjson"
+    one.write_text(body + "\n")
+    return min(interpret("--ndjson", str(one)).wall for _ in range(3))
+
+
+def cli_memory(report: Report, work: Path, bodies: Sequence[str], small: int, big: int) -> None:
+    """Target 7: how much more `interpret --ndjson` holds at `big` lines than at `small`."""
+    peaks = []
+    for lines in (small, big):
+        path = work / f"cli-{lines}.ndjson"
+        with path.open("w") as out:
+            for n in range(lines):
+                out.write(bodies[n % len(bodies)] + "\n")
+        peaks.append(interpret("--ndjson", str(path)).max_rss_mb)
+    report.add(Figure(f"  interpret --ndjson peak RSS at {small:,} lines", peaks[0], "MB"))
+    name = f"7 interpret --ndjson RSS growth, {small:,} -> {big:,} lines"
+    report.add(Figure(name, peaks[1] - peaks[0], "MB", Target("<=", RSS_GROWTH)))
+
+
+def v2_cases(pool: Sequence[tuple[Spec, str]], count: int) -> list[tuple[str, str]]:
+    """(FHIR body, ORU^R01) of the first `count` cases that have a v2 form."""
+    return [(body, m) for n, (spec, body) in enumerate(pool[:count]) if (m := v2_message(spec, n))]
+
+
+def cli_v2(report: Report, work: Path, cases: Sequence[tuple[str, str]]) -> None:
+    """Target 5: `interpret --hl7v2` against `interpret --ndjson` on the same cases."""
+    ndjson, hl7 = work / "same.ndjson", work / "same.hl7"
+    ndjson.write_text("".join(body + "\n" for body, _ in cases))
+    hl7.write_text("".join("\x0b" + m + "\x1c\x0d" for _, m in cases))
+    base = startup(work, cases[0][0])
+    name = f"  interpret --ndjson, same {len(cases):,} cases as v2"
+    for figure, flag, path in ((name, "--ndjson", ndjson), ("5 interpret --hl7v2", "--hl7v2", hl7)):
+        rate = len(cases) / max(interpret(flag, str(path)).wall - base, 1e-9)
+        target = Target(">=", 0.7, name) if flag == "--hl7v2" else None
+        report.add(Figure(figure, rate, "msg/s", target))
+
+
+def mllp(
+    report: Report, env: Env, cases: Sequence[tuple[str, str]], rate: float, seconds: float
+) -> None:
+    """Target 4: ACKs/s over 4 connections (closed loop), ACK p99 at `rate`/s (open loop)."""
+    frames = [m.encode() for _, m in cases]
+    with mllp_listener(env) as port:
+        acks, _ = asyncio.run(mllp_send(port, frames, 4, None))
+    count = int(rate * seconds)
+    with mllp_listener(env) as port:
+        _, latencies = asyncio.run(mllp_send(port, (frames * 10)[:count], 4, rate))
+    report.add(Figure("4 MLLP ACKs/s, 4 connections", acks, "ack/s", Target(">=", 1000)))
+    name = f"4 MLLP ACK p99 at {rate:g} msg/s"
+    report.add(Figure(name, percentile(latencies, 99) * 1000, "ms", Target("<", 10)))
