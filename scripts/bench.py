@@ -51,6 +51,7 @@ import bench_doors  # noqa: E402
 import bench_service  # noqa: E402
 from bench_feeds import messages, realistic  # noqa: E402
 from bench_procs import Env, redis_server  # noqa: E402
+from bench_profile import Profiler  # noqa: E402
 from bench_report import Report, summary, table  # noqa: E402
 
 from tests.support.fhir_server import FhirTestServer, free_port  # noqa: E402
@@ -65,8 +66,9 @@ class Sizes:
     v2: int  # cases for --hl7v2 against --ndjson, and MLLP frames
 
 
-FULL = Sizes(bench_service.ServiceSizes(1_000, 10_000, 200.0, 30.0, 10_000, 73_000),
-             10_000, 1_000, 100_000, 10_000)  # fmt: skip
+# Full: about 6 minutes a run on 2 shared cores, the first run 4-5 more (memory).
+FULL = Sizes(bench_service.ServiceSizes(500, 10_000, 200.0, 30.0, 10_000, 30_000),
+             10_000, 1_000, 100_000, 5_000)  # fmt: skip
 QUICK = Sizes(bench_service.ServiceSizes(100, 1_000, 200.0, 5.0, 1_000, 5_000),
               1_000, 1_000, 10_000, 1_000)  # fmt: skip
 
@@ -121,14 +123,8 @@ def one_run(
         say("baseline A: R4B parse + validate + dump, simple messages and realistic feed")
         bench_service.baseline_a(report, simple[: service.service], feed[: service.service])
         say("service: simple -> sink, 200/s paced, backfill; realistic feed -> FHIR server")
-        profile = None
-        if args.profile:
-            from bench_profile import Profiler
-
-            profile = Profiler(args.profile / f"run-{n}")
+        profile = Profiler(args.profile / f"run-{n}") if args.profile else None
         bench_service.measure(report, env, run_dir, simple, feed, service, profile)
-        if profile:
-            profile.report(report)
         if n == 1:
             say(f"interpret --ndjson memory: {sizes.cli_small:,} and {sizes.cli_big:,} lines")
             bench_doors.cli_memory(report, run_dir, simple, sizes.cli_small, sizes.cli_big)

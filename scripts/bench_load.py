@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from bench_procs import API_KEY, Env, Process, wait_for
+from bench_procs import API_KEY, Cpu, Env, Process, wait_for
 
 JOB_PREFIX = "her2:job:"
 
@@ -166,12 +166,11 @@ class ServiceRun:
     peak_rss_mb: float  # the worker's largest process
     ingest: list[float]  # POST -> 202, seconds
     end_to_end: list[float]  # POST sent -> job settled, seconds
-    api_cpu: float  # CPU seconds of the API over the run
-    worker_cpu: float  # CPU seconds of the worker and its pool over the run
+    api_cpu: Cpu  # of the API over the run
+    worker_cpu: Cpu  # of the worker and its pool over the run
 
-    @property
-    def cpu_ms_per_message(self) -> float:
-        return (self.api_cpu + self.worker_cpu) * 1000 / self.count
+    def ms_per_message(self, cpu: Cpu) -> float:
+        return cpu.total * 1000 / self.count
 
 
 def service_run(
@@ -193,11 +192,11 @@ def service_run(
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     watch = JobWatch(env.redis())
-    api_cpu, worker_cpu = api.cpu_seconds(), worker.cpu_seconds()
+    api_cpu, worker_cpu = api.cpu(), worker.cpu()
     started = time.time()
     ingest = asyncio.run(_post_all(base, bodies, watch, 8 if rate is None else 64, rate))
     watch.wait(len(bodies), 900)
-    api_cpu, worker_cpu = api.cpu_seconds() - api_cpu, worker.cpu_seconds() - worker_cpu
+    api_cpu, worker_cpu = api.cpu() - api_cpu, worker.cpu() - worker_cpu
     finished = max(settled for _, settled, _ in watch.settled.values())
     stop.set()
     sampler.join()

@@ -66,11 +66,30 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cpu_seconds(pid: int) -> float:
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds in user mode (Python, C extensions) and in the kernel (system calls)."""
+
+    user: float = 0.0
+    system: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(self.user + other.user, self.system + other.system)
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.user - other.user, self.system - other.system)
+
+
+def _cpu(pid: int) -> Cpu:
     with suppress(OSError), open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-        return sum(int(f) for f in fields[11:15]) / TICKS  # utime stime cutime cstime
-    return 0.0
+        utime, stime, cutime, cstime = (int(f) / TICKS for f in fields[11:15])
+        return Cpu(utime + cutime, stime + cstime)
+    return Cpu()
 
 
 class Process:
@@ -103,9 +122,9 @@ class Process:
         """RSS of the process and of every descendant, MB."""
         return [_rss_mb(pid) for pid in _tree(self.pid)]
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the process and its descendants so far, seconds."""
-        return sum(_cpu_seconds(pid) for pid in _tree(self.pid))
+    def cpu(self) -> Cpu:
+        """CPU time of the process and its descendants so far."""
+        return sum((_cpu(pid) for pid in _tree(self.pid)), Cpu())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -122,7 +141,7 @@ class Finished:
     """A command run to its end: wall seconds, CPU seconds and peak RSS (from wait4)."""
 
     wall: float
-    cpu: float
+    cpu: Cpu
     max_rss_mb: float
     returncode: int
 
@@ -140,7 +159,8 @@ def run_to_end(argv: list[str], env: dict[str, str] | None = None) -> Finished:
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 2):
         raise RuntimeError(f"{argv[2:]} failed: {errors.decode()[-2000:]}")
-    return Finished(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+    cpu = Cpu(usage.ru_utime, usage.ru_stime)
+    return Finished(wall, cpu, usage.ru_maxrss / 1024, proc.returncode)
 
 
 def adapter_command(*args: str) -> list[str]:
