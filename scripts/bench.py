@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs (default 3, or 1 with --quick)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy flame graphs here")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="leave out the large files of target 7"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench.json")
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the services")
     args = parser.parse_args(argv)
@@ -117,7 +120,8 @@ def one_run(
     report = Report()
     run_dir = work / f"run-{n}"
     (run_dir / "logs").mkdir(parents=True)
-    service = sizes.service if n == 1 else replace(sizes.service, backfill_big=0)
+    memory = n == 1 and not args.no_memory
+    service = sizes.service if memory else replace(sizes.service, backfill_big=0)
     with redis_server(run_dir / "logs") as (url, _):
         env = Env(url, run_dir / "logs", args.workers, args.log_level, fhir)
         say("baseline A: R4B parse + validate + dump, simple messages and realistic feed")
@@ -125,7 +129,7 @@ def one_run(
         say("service: simple -> sink, 200/s paced, backfill; realistic feed -> FHIR server")
         profile = Profiler(args.profile / f"run-{n}") if args.profile else None
         bench_service.measure(report, env, run_dir, simple, feed, service, profile)
-        if n == 1:
+        if memory:
             say(f"interpret --ndjson memory: {sizes.cli_small:,} and {sizes.cli_big:,} lines")
             bench_doors.cli_memory(report, run_dir, simple, sizes.cli_small, sizes.cli_big)
         say(f"interpret --hl7v2 against --ndjson, {len(cases):,} cases")

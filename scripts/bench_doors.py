@@ -1,9 +1,9 @@
 """The other doors' figures of one run of scripts/bench.py (issue 17 targets 4, 5 and 7).
 
 The offline CLI (`interpret --ndjson`, `--hl7v2`) runs as a child process; its rate leaves out
-its start-up (imports, mappings: the best of 3 runs on one message) and its peak RSS is the
-kernel's (wait4). The MLLP listener runs with no worker, so its figures are admission's alone;
-its jobs stay queued, which is why it is measured last in a run.
+its start-up (imports, mappings: the best of 3 runs on one message) and its peak RSS is its
+VmHWM, read while it runs (bench_procs.run_to_end). The MLLP listener runs with no worker, so
+its figures are admission's alone; its jobs stay queued, which is why it is measured last.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def cli_memory(report: Report, work: Path, bodies: Sequence[str], small: int, bi
         with path.open("w") as out:
             for n in range(lines):
                 out.write(bodies[n % len(bodies)] + "\n")
-        peaks.append(interpret("--ndjson", str(path)).max_rss_mb)
+        peaks.append(interpret("--ndjson", str(path)).peak_rss_mb)
     report.add(Figure(f"  interpret --ndjson peak RSS at {small:,} lines", peaks[0], "MB"))
     name = f"7 interpret --ndjson RSS growth, {small:,} -> {big:,} lines"
     report.add(Figure(name, peaks[1] - peaks[0], "MB", Target("<=", RSS_GROWTH)))

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -138,29 +139,51 @@ class Process:
 
 @dataclass(frozen=True)
 class Finished:
-    """A command run to its end: wall seconds, CPU seconds and peak RSS (from wait4)."""
+    """A command run to its end: wall seconds, CPU (wait4) and peak RSS (VmHWM)."""
 
     wall: float
     cpu: Cpu
-    max_rss_mb: float
+    peak_rss_mb: float
     returncode: int
 
 
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM: the peak RSS of the program the process runs now. Not wait4's ru_maxrss, which
+    counts the RSS the child had before its exec, that is this process's, copied by fork."""
+    with suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_to_end(argv: list[str], env: dict[str, str] | None = None) -> Finished:
-    """Run `argv` with its output discarded; raise unless it exits 0 or 2 (a refused line)."""
+    """Run `argv` with its output discarded; raise unless it exits 0 or 2 (a refused line).
+    Its peak RSS is read every 20 ms (VmHWM only grows: the last reading is the peak but for
+    the last 20 ms)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _peak_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     assert proc.stderr is not None
     errors = proc.stderr.read()  # drained while it runs: a full pipe would stop it
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 2):
         raise RuntimeError(f"{argv[2:]} failed: {errors.decode()[-2000:]}")
-    cpu = Cpu(usage.ru_utime, usage.ru_stime)
-    return Finished(wall, cpu, usage.ru_maxrss / 1024, proc.returncode)
+    return Finished(wall, Cpu(usage.ru_utime, usage.ru_stime), peak[0], proc.returncode)
 
 
 def adapter_command(*args: str) -> list[str]:

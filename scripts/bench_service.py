@@ -153,7 +153,7 @@ def _backfill(
         work, (bodies * (sizes.backfill_big // len(bodies) + 1)), sizes.backfill_big
     )
     grown = (
-        run_to_end(adapter_command("backfill", str(big)), env.env()).max_rss_mb - done.max_rss_mb
+        run_to_end(adapter_command("backfill", str(big)), env.env()).peak_rss_mb - done.peak_rss_mb
     )
     report.add(Figure(f"7 backfill RSS growth, {sizes.backfill:,} -> {sizes.backfill_big:,} lines",
                       grown, "MB", Target("<=", RSS_GROWTH)))  # fmt: skip
