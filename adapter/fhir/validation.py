@@ -86,7 +86,8 @@ def message_entries(
     Raises `InvalidResource` for anything that is not an accepted, valid FHIR R4 message, and
     `UnreadableValue` where the invalid field is an IHC or ISH value. `validate=False` skips
     the R4B models (the structure is still checked): only for a message this same function
-    validated at admission, exactly as it is now.
+    validated at admission, exactly as it is now, or one the adapter built itself from values
+    it checked (an HL7 v2 message's resources).
     """
     kind = message.get("resourceType")
     if not isinstance(kind, str):

@@ -16,12 +16,16 @@ import uuid
 from typing import Any, Final
 from urllib.parse import quote
 
+from fhir.resources.R4B.fhirtypes import DateTimeType
+from pydantic import TypeAdapter, ValidationError
+
 from adapter.fhir.case import Laboratory
 from adapter.fhir.laboratory import performer_reference
 from adapter.fhir.report import ID_NAMESPACE
 from adapter.fhir.site import site_of
 from adapter.hl7v2.coded import codeable_concept
 from adapter.hl7v2.codes import LOINC, V2Codes
+from adapter.hl7v2.errors import DATA_TYPE_ERROR, V2BadValue, V2Location
 from adapter.hl7v2.header import MessageHeader
 from adapter.hl7v2.obx import Her2Obx
 from adapter.hl7v2.orders import Specimen
@@ -43,6 +47,9 @@ _TS: Final = re.compile(
     r"^(?P<y>\d{4})(?P<m>\d{2})?(?P<d>\d{2})?(?P<H>\d{2})?(?P<M>\d{2})?(?P<S>\d{2})?"
     r"(?:\.\d+)?(?P<tz>[+-]\d{4})?$"
 )
+# The R4B model's own dateTime rule (its pattern and a real calendar date), for one string: the
+# generated resources are not validated when a message is read (they are, once, when written).
+_FHIR_DATETIME: Final = TypeAdapter(DateTimeType)
 
 
 def v2_id(*parts: str) -> str:
@@ -157,12 +164,12 @@ def input_observation(
     }
     if subject is not None:
         resource["subject"] = subject
-    effective = fhir_datetime(parsed.value(segment, 14), zone) or (
-        fhir_datetime(parsed.value(obr, 7), zone) if obr is not None else None
+    effective = _date_field(parsed, segment, 14, zone) or (
+        _date_field(parsed, obr, 7, zone) if obr is not None else None
     )
     if effective:
         resource["effectiveDateTime"] = effective
-    issued = fhir_datetime(parsed.value(obr, 22), zone) if obr is not None else None
+    issued = _date_field(parsed, obr, 22, zone) if obr is not None else None
     if issued and "T" in issued:
         resource["issued"] = issued
     if performer is not None:
@@ -187,6 +194,25 @@ def fhir_datetime(ts: str, zone: str) -> str | None:
     offset = match["tz"] or zone
     tz = "Z" if offset in ("", "Z") else f"{offset[:3]}:{offset[3:]}"
     return f"{y}-{m}-{d}T{hour}:{minute or '00'}:{second or '00'}{tz}"
+
+
+def _date_field(parsed: ParsedMessage, segment: Any, field: int, zone: str) -> str | None:
+    """A TS field as a FHIR dateTime; None where it is empty or not a TS. A TS naming no real
+    moment (a 13th month, 30 February, hour 24, an offset past 14 hours) is refused at its
+    field (AE 102), where the FHIR model would refuse the resource built from it."""
+    text = fhir_datetime(parsed.value(segment, field), zone)
+    if text is None:
+        return None
+    try:
+        _FHIR_DATETIME.validate_python(text)
+    except ValidationError:
+        name, index = next((n, i) for n, i, s in parsed.segments if s is segment)
+        raise V2BadValue(
+            f"{parsed.value(segment, field)!r} is not a date and time",
+            V2Location(name, index, field),
+            DATA_TYPE_ERROR,
+        ) from None
+    return text
 
 
 def zone_of(msh7: str) -> str:

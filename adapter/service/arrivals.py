@@ -54,7 +54,7 @@ class Arrival:
 
 
 def v2_entries(reading: V2Reading, mappings: Mappings) -> tuple[tuple[Entry, ...], tuple[str, ...]]:
-    """The entries of a v2 message's input Bundle: validated by its read, unless it had none."""
+    """The entries of a v2 message's input Bundle: as its read checked them, unless it had none."""
     if reading.entries is not None:
         return reading.entries, reading.entry_warnings
     return message_entries(reading.bundle, mappings)

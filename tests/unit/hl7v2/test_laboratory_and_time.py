@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapter.fhir.case import Laboratory
+from adapter.hl7v2.errors import DATA_TYPE_ERROR, V2BadValue
+from adapter.hl7v2.message import read_v2_message
 from adapter.hl7v2.to_fhir import FACILITY_SYSTEM
 from adapter.mappings import Mappings
 from tests.unit.hl7v2.messages import MSH, OBR, ihc_loinc, interpret_v2, oru
@@ -37,3 +41,23 @@ def test_without_obx_14_obr_7_is_the_reports_time(mappings: Mappings) -> None:
     assert case.observation["effectiveDateTime"] == "2025-02-28"
     (undated,) = interpret_v2(oru(ihc_loinc("2+"), obr=OBR[: -len("|20250228")]), mappings).cases
     assert "effectiveDateTime" not in undated.diagnostic_report
+
+
+@pytest.mark.parametrize(
+    ("obr", "obx_14", "where"),
+    [
+        (OBR, "20251301", "OBX[1]-14"),  # a 13th month
+        (OBR, "20250230093000", "OBX[1]-14"),  # 30 February
+        (OBR, "20250305240000", "OBX[1]-14"),  # hour 24
+        (OBR, "20250305093000+1500", "OBX[1]-14"),  # an offset past 14 hours
+        (OBR[: -len("20250228")] + "20250229", "", "OBR[1]-7"),  # 2025 is no leap year
+    ],
+)
+def test_a_time_naming_no_real_moment_is_refused_at_its_field(
+    mappings: Mappings, obr: str, obx_14: str, where: str
+) -> None:
+    with pytest.raises(V2BadValue) as refused:
+        read_v2_message(oru(ihc_loinc("2+") + f"|||{obx_14}", obr=obr), mappings)
+
+    assert str(refused.value.location) == where
+    assert refused.value.code == DATA_TYPE_ERROR
