@@ -101,9 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"run {n} of {runs} (load average {os.getloadavg()[0]:.1f})")
             reports.append(one_run(n, work, fhir, args, sizes, simple, feed, cases))
             print(f"\nrun {n}\n{table(reports[-1])}\n", flush=True)  # noqa: T201
+            write_json(args, sizes, started, reports)  # each run kept, should a later one fail
     print(headline(reports))  # noqa: T201 - the figures are the output
     print(f"\n{summary(reports)}")  # noqa: T201
-    write_json(args, sizes, started, reports)
+    print(f"\nwritten: {args.out}")  # noqa: T201
     return 0
 
 
@@ -188,7 +189,6 @@ def write_json(
         "runs": [report.as_json() for report in reports],
     }
     args.out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nwritten: {args.out}")  # noqa: T201
 
 
 if __name__ == "__main__":
