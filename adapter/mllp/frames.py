@@ -10,8 +10,9 @@ as the worker will read it (`read_v2_message`, the dry run):
 - not a v2 ORU^R01 we take: AR 200 / 100; a HER2 value that cannot be read: AE 102 / 103;
 - no HER2 result at all (and no withdrawal of one): AA saying nothing was interpreted, nothing
   queued, counted;
-- otherwise the job's record and its task are written in one MULTI; AA only once the broker
-  confirmed. A broker that does not confirm holds neither, and the answer is AR 207 (resend).
+- otherwise the job's record, its task and the frame's counts are written in one MULTI; AA
+  only once the broker confirmed. A broker that does not confirm holds none of it, and the
+  answer is AR 207 (resend).
 
 Runs in a worker thread of the listener (CPU work and blocking Redis I/O); never raises: an
 unexpected error reading a message is AE 207, one queueing it AR 207.
@@ -52,7 +53,7 @@ from adapter.hl7v2.message import V2Reading, read_v2_message
 from adapter.job_store import JobStore
 from adapter.mapping_files import default_mappings
 from adapter.mappings import Mappings
-from adapter.metrics import Metrics
+from adapter.metrics import Metrics, Tally
 from adapter.mllp.senders import WRONG_CERTIFICATE, SenderPolicy
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob, make_celery
 from adapter.redis_client import redis_client
@@ -142,10 +143,9 @@ def admit_frame(frame: bytes, certificate: x509.Name | None, svc: ListenerServic
             APPLICATION_INTERNAL_ERROR,
         )
         reason = "internal-error"
-    job_id = None
     if reading is not None:
-        outcome, job_id, reason = _queue(frame, reading, svc)
-    return _answer(svc, header, outcome, reason, job_id, reading, started)
+        return _queue(frame, reading, svc, started)
+    return _answer(svc, header, outcome, reason, None, None, started)
 
 
 def _screen_sender(
@@ -174,11 +174,12 @@ def too_large(head: bytes, limit: int, svc: ListenerServices) -> Answer:
     return _answer(svc, header, outcome, "too-large", None, None, time.perf_counter())
 
 
-def _queue(
-    frame: bytes, reading: V2Reading, svc: ListenerServices
-) -> tuple[AckOutcome, str | None, str]:
+def _queue(frame: bytes, reading: V2Reading, svc: ListenerServices, started: float) -> Answer:
+    """Queue a message read well, its counts in the same MULTI (one round trip); AA once the
+    broker confirmed, AR 207 when it did not."""
     if not reading.has_her2 and not reading.withdraws:
-        return accepted(has_her2=False), None, "no-her2-result"
+        outcome = accepted(has_her2=False)
+        return _answer(svc, reading.header, outcome, "no-her2-result", None, reading, started)
     job = InterpretJob(
         job_id=str(uuid.uuid4()),
         door=DOOR,
@@ -186,11 +187,14 @@ def _queue(
         body=frame.decode(reading.charset),  # read at admission, so it decodes
         media_type=HL7V2_MEDIA_TYPE,
     )
+    answer, counted = _decided(reading.header, accepted(has_her2=True), job.job_id, reading)
     try:
-        svc.jobs.enqueue(svc.celery, job)
+        svc.jobs.enqueue(svc.celery, job, also=[counted])
     except QueueUnavailable:
-        return resend_later(), None, "queue-unavailable"
-    return accepted(has_her2=True), job.job_id, "queued"
+        outcome = resend_later()
+        return _answer(svc, reading.header, outcome, "queue-unavailable", None, reading, started)
+    _logged(answer, reading.header, accepted(has_her2=True), "queued", reading, started)
+    return answer
 
 
 def _answer(
@@ -202,41 +206,63 @@ def _answer(
     reading: V2Reading | None,
     started: float,
 ) -> Answer:
+    """The ACK of a frame not queued (`job_id` None) or queued apart, counted now and logged."""
+    answer, counted = _decided(header, outcome, job_id, reading, reason)
+    svc.metrics.send(counted)
+    _logged(answer, header, outcome, reason, reading, started)
+    return answer
+
+
+def _decided(
+    header: MessageHeader | None,
+    outcome: AckOutcome,
+    job_id: str | None,
+    reading: V2Reading | None,
+    reason: str = "queued",
+) -> tuple[Answer, Tally]:
+    """The ACK for `outcome` and the frame's counts, not yet sent."""
     enhanced = header is not None and header.enhanced_mode
     code = ("C" if enhanced else "A") + outcome.code.value
     ack = build_ack(header, outcome, control_id=uuid.uuid4().hex[:20], now=datetime.now(UTC))
-    counted: list[tuple[str, dict[str, str]]] = [
-        ("her2_messages_received_total", {"door": DOOR}),
-        ("her2_mllp_acks_total", {"code": code if ack is not None else "none"}),
-    ]
+    counted = Tally()
+    counted.incr("her2_messages_received_total", door=DOOR)
+    counted.incr("her2_mllp_acks_total", code=code if ack is not None else "none")
     if job_id is not None:
-        counted.append(("her2_messages_accepted_total", {"door": DOOR}))
+        counted.incr("her2_messages_accepted_total", door=DOOR)
         for pattern in reading.patterns if reading is not None else ():
-            counted.append(("her2_hl7v2_patterns_total", {"pattern": pattern}))
+            counted.incr("her2_hl7v2_patterns_total", pattern=pattern)
     elif reason == "no-her2-result":
-        counted.append(("her2_hl7v2_not_interpreted_total", {}))
+        counted.incr("her2_hl7v2_not_interpreted_total")
     else:
-        counted.append(("her2_messages_rejected_total", {"door": DOOR, "reason": reason}))
-    with svc.metrics.batch() as tally:
-        for name, labels in counted:
-            tally.incr(name, **labels)
+        counted.incr("her2_messages_rejected_total", door=DOOR, reason=reason)
+    charset = reading.charset if reading is not None else "utf-8"
+    return Answer(ack, code, job_id, charset), counted
+
+
+def _logged(
+    answer: Answer,
+    header: MessageHeader | None,
+    outcome: AckOutcome,
+    reason: str,
+    reading: V2Reading | None,
+    started: float,
+) -> None:
     # Ids and codes only: no value, no patient identifier (the ERR location names a field).
     log.info(
         "message acknowledged",
         extra={
             "door": DOOR,
-            "ack": code,
-            "sent": ack is not None,
+            "ack": answer.code,
+            "sent": answer.ack is not None,
             "reason": reason,
-            "job_id": job_id or "",
+            "job_id": answer.job_id or "",
             "control_id": header.control_id if header is not None else "",
             "error_code": outcome.error_code or "",
             "error_location": str(outcome.location) if outcome.location else "",
-            "cases": len(reading.case_keys) if reading is not None and job_id else 0,
+            "cases": len(reading.case_keys) if reading is not None and answer.job_id else 0,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return Answer(ack, code, job_id, reading.charset if reading is not None else "utf-8")
 
 
 def separators(frame: bytes) -> int:
