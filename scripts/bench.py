@@ -66,7 +66,7 @@ class Sizes:
     v2: int  # cases for --hl7v2 against --ndjson, and MLLP frames
 
 
-# Full: about 6 minutes a run on 2 shared cores, the first run 4-5 more (memory).
+# Full: 5-9 minutes a run on 2 shared cores, the first 4 more (the memory files).
 FULL = Sizes(bench_service.ServiceSizes(500, 10_000, 200.0, 30.0, 10_000, 30_000),
              10_000, 1_000, 100_000, 5_000)  # fmt: skip
 QUICK = Sizes(bench_service.ServiceSizes(100, 1_000, 200.0, 5.0, 1_000, 5_000),
