@@ -78,9 +78,9 @@ def measure(
         service_run(env, base, server, worker, simple[: sizes.warm_up])
         with profiled("sink", {"api": server, "worker": worker}):
             run = service_run(env, base, server, worker, simple[: sizes.service])
+        _cpu_figures(report, run, "simple -> sink", A_CPU)
         if profile:
             profile.attribute(report, "sink", run)
-        _cpu_figures(report, run, "simple -> sink", A_CPU)
         report.add(Figure("2 service -> sink, msg/s", run.rate, "msg/s", Target(">=", 0.5, A_RATE),
                           note=_failed(run)))  # fmt: skip
         shutil.rmtree(sink, ignore_errors=True)
@@ -96,10 +96,10 @@ def measure(
             service_run(env, base, server, writer, realistic[: sizes.warm_up])
             with profiled("realistic", {"api": server, "worker": writer}):
                 real = service_run(env, base, server, writer, realistic[: sizes.service])
-        if profile:
-            profile.attribute(report, "realistic", real)
         env.fhir.reset()
     _cpu_figures(report, real, "realistic -> FHIR server", A_CPU_REAL)
+    if profile:
+        profile.attribute(report, "realistic", real)
     report.add(Figure("realistic -> FHIR server, msg/s", real.rate, "msg/s", note=_failed(real)))
 
 
