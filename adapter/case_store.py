@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis
 
@@ -138,15 +138,20 @@ class CaseStore:
         finally:
             self._release_all(h for h in held.values() if not h.saved)
 
-    def save_all(self, saves: Iterable[tuple[HeldCase, StoredRecord]]) -> None:
-        """`HeldCase.save` for many held cases, in one round trip. Raises DependencyUnavailable
-        when any lock was lost (the others are stored: a retry finds them unchanged)."""
+    def save_all(
+        self, saves: Iterable[tuple[HeldCase, StoredRecord]], *, also: Sequence[Pipelined] = ()
+    ) -> None:
+        """`HeldCase.save` for many held cases, and whatever `also` adds (the reports written
+        for them, `RecentCases.noted`), in one round trip. Raises DependencyUnavailable when
+        any lock was lost (the others are stored: a retry finds them unchanged)."""
         chosen = list(saves)
         pipe = self._redis.pipeline(transaction=False)
         for held, (meta, inputs, support) in chosen:
             keys, args = self._save_call(held, meta, inputs, support)
             self._save(keys=keys, args=args, client=pipe)
-        stored = pipe.execute()
+        for extra in also:
+            extra.add_to(pipe)
+        stored = pipe.execute()[: len(chosen)]
         for (held, _), ok in zip(chosen, stored, strict=True):
             held.saved = bool(ok)
         if not all(stored):
@@ -194,6 +199,12 @@ class CaseStore:
         return keys, [held.token, self._retention, h, *pairs]
 
 
+class Pipelined(Protocol):
+    """What adds its own commands to the pipeline that saves cases."""
+
+    def add_to(self, pipe: redis.client.Pipeline) -> None: ...
+
+
 # What `save` stores of a case: its meta, inputs by identity, supporting entries by name.
 StoredRecord = tuple[JsonDict, Mapping[str, JsonDict], Mapping[str, JsonDict]]
 
@@ -209,7 +220,12 @@ class HeldCase:
     saved: bool = False
 
     def save(
-        self, meta: JsonDict, inputs: Mapping[str, JsonDict], support: Mapping[str, JsonDict]
+        self,
+        meta: JsonDict,
+        inputs: Mapping[str, JsonDict],
+        support: Mapping[str, JsonDict],
+        *,
+        also: Sequence[Pipelined] = (),
     ) -> None:
         """Store the whole case (inputs by identity, supporting entries by name), refresh its
         retention and release the lock, in one script that runs only while this holder still
@@ -219,7 +235,7 @@ class HeldCase:
         stored a newer state meanwhile; storing its own would drop that worker's arrivals. It
         then raises DependencyUnavailable and the job is retried from the stored state.
         """
-        self.store.save_all([(self, (meta, inputs, support))])
+        self.store.save_all([(self, (meta, inputs, support))], also=also)
 
 
 def _record(raw: Mapping[Any, Any]) -> CaseRecord:

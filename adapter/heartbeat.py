@@ -5,11 +5,12 @@ Workers (`WORKERS`) and MLLP listeners (`LISTENERS`) beat; `/health/ready` reads
 one server-side script that writes:
 
 `her2:heartbeats:<kind>`, a sorted set: process name -> the instant its beat lapses (three
-intervals on, by the Redis server's clock, so hosts whose clocks differ agree). `alive` drops
-the lapsed names and returns the rest: its cost grows with the number of processes, never with
-the keyspace (case keys alone live 90 days; a SCAN would walk them all). The set itself expires
-with the longest-lived beat. The compose file's health checks read it too (`her2-adapter
-alive`).
+intervals on, by the Redis server's clock, so hosts whose clocks differ agree), and
+`her2:heartbeats:<kind>:last`, a hash: process name -> the instant of its last beat (for the
+operations console). `alive` drops the lapsed names from both and returns the rest: its cost
+grows with the number of processes, never with the keyspace (case keys alone live 90 days; a
+SCAN would walk them all). Both expire with the longest-lived beat. The compose file's health
+checks read it too (`her2-adapter alive`).
 
 A process that dies (even by SIGKILL) drops out within three intervals; one that stops cleanly
 (`Heartbeat.stop`) is removed at once.
@@ -18,6 +19,7 @@ A process that dies (even by SIGKILL) drops out within three intervals; one that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import redis
@@ -26,18 +28,26 @@ from adapter.periodic import Periodic
 from adapter.redis_client import lua_keep_alive_at_least
 
 BEATS_PER_LIFE: Final = 3  # a name lapses after three intervals without a beat
-# KEYS: registry. ARGV: name, seconds to live.
+# KEYS: registry, last beats. ARGV: name, seconds to live.
 _BEAT: Final = f"""
 local now = redis.call('TIME')
-local lapses = tonumber(now[1]) + tonumber(now[2]) / 1e6 + tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], lapses, ARGV[1])
+local instant = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZADD', KEYS[1], instant + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], tostring(instant))
 {lua_keep_alive_at_least("KEYS[1]", "ARGV[2]")}
+{lua_keep_alive_at_least("KEYS[2]", "ARGV[2]")}
 return 1
 """
-# KEYS: registry. Returns the names whose beat has not lapsed, after dropping the others.
+# KEYS: registry, last beats. Returns the names whose beat has not lapsed, after dropping the
+# others from both.
 _ALIVE: Final = """
 local now = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(now[1]) + tonumber(now[2]) / 1e6)
+local instant = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', instant)
+if #lapsed > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', instant)
+  redis.call('HDEL', KEYS[2], unpack(lapsed))
+end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
@@ -52,6 +62,10 @@ class Kind:
     def registry(self) -> str:
         return f"her2:heartbeats:{self.name}"
 
+    @property
+    def last_beats(self) -> str:
+        return f"her2:heartbeats:{self.name}:last"
+
 
 WORKERS: Final = Kind("worker")
 LISTENERS: Final = Kind("mllp")
@@ -61,18 +75,36 @@ KINDS: Final = {kind.name: kind for kind in (WORKERS, LISTENERS)}
 def beat(client: redis.Redis, kind: Kind, process: str, interval_seconds: int) -> None:
     """Say `process` is alive for the next three intervals."""
     ttl = BEATS_PER_LIFE * interval_seconds
-    client.register_script(_BEAT)(keys=[kind.registry], args=[process, ttl])
+    client.register_script(_BEAT)(keys=[kind.registry, kind.last_beats], args=[process, ttl])
 
 
 def alive(client: redis.Redis, kind: Kind) -> list[str]:
     """Names of the processes of `kind` whose beat has not lapsed, sorted."""
-    names = client.register_script(_ALIVE)(keys=[kind.registry])
-    return sorted(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    names = client.register_script(_ALIVE)(keys=[kind.registry, kind.last_beats])
+    return sorted(_text(n) for n in names)
+
+
+def last_beats(client: redis.Redis, kind: Kind) -> dict[str, datetime]:
+    """The live processes of `kind`, each with the instant of its last beat (Redis's clock)."""
+    names = alive(client, kind)
+    instants = client.hmget(kind.last_beats, names) if names else []
+    return {
+        name: datetime.fromtimestamp(float(instant), UTC)
+        for name, instant in zip(names, instants, strict=True)
+        if instant is not None
+    }
 
 
 def forget(client: redis.Redis, kind: Kind, process: str) -> None:
     """Remove `process` at once (it stopped cleanly)."""
-    client.zrem(kind.registry, process)
+    pipe = client.pipeline(transaction=True)
+    pipe.zrem(kind.registry, process)
+    pipe.hdel(kind.last_beats, process)
+    pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def alive_listeners(client: redis.Redis) -> list[str]:

@@ -131,6 +131,11 @@ class JobStore:
         """Ids of the jobs queued before `before` (epoch seconds) and not yet done or failed."""
         return [_text(i) for i in self._redis.zrangebyscore(PENDING, "-inf", before)]
 
+    def oldest_pending(self) -> float | None:
+        """When (epoch seconds) the job or batch pending longest was queued; None: none is."""
+        oldest = self._redis.zrange(PENDING, 0, 0, withscores=True)
+        return float(oldest[0][1]) if oldest else None
+
     def pending_task(self, pending_id: str) -> InterpretJob | InterpretBatch | None:
         """The job (or batch) as it was queued, while it is pending (None once settled or
         expired)."""

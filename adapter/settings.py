@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     adapter_api_keys: SecretStr | None = None  # comma-separated; required unless demo mode
     adapter_demo_mode: bool = False  # demo: no API key required (never in production)
     max_body_bytes: int = 5 * 1024 * 1024
+    # The operations console's session cookie: signed with this secret (unset: a random one per
+    # API process, so sessions end when it restarts; set it when several API processes serve
+    # the console) and ended after this many seconds.
+    console_session_secret: SecretStr | None = None
+    console_session_seconds: int = Field(default=8 * 3600, ge=60)
 
     # --- processing ----------------------------------------------------------------------
     # How long patient data is kept in Redis (README "Retention"): every key a store writes
@@ -105,6 +110,7 @@ class Settings(BaseSettings):
         "fhir_oauth_private_key",
         "fhir_oauth_key_id",
         "fhir_oauth_client_secret",
+        "console_session_secret",
         mode="before",
     )
     @classmethod

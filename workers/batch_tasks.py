@@ -32,6 +32,7 @@ from workers.tasks import (
     _redis,
     backfill_counts,
     backoff,
+    finished,
     may_retry,
     services,
     settings,
@@ -61,7 +62,7 @@ def interpret_her2_batch(self: celery.Task, payload: dict[str, Any]) -> None:
         if refused is not None:
             _dead_letter_or_keep(job, "bad-input", operation_outcome(refused))
     written = [job for job in batch.jobs if job.job_id in outcome.written]
-    also: list[InTransaction] = list(backfill_counts(written))
+    also: list[InTransaction] = [finished(written), *backfill_counts(written)]
     _settle_or_keep(batch, jobs, outcome.written, also)
 
 

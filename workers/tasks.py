@@ -53,6 +53,7 @@ from adapter.job_store import InTransaction, JobStore
 from adapter.mapping_files import default_mappings
 from adapter.metrics import Metrics, Tally
 from adapter.queue import TASK_NAME, InterpretBatch, InterpretJob
+from adapter.recent_cases import RecentCases
 from adapter.redis_client import redis_client
 from adapter.service.processing import WorkerServices, process_job
 from adapter.settings import get_settings
@@ -74,6 +75,7 @@ def services() -> WorkerServices:
         cases=CaseStore(client, settings.case_retention_seconds),
         target=write_back_target(settings),
         metrics=Metrics(client),
+        recent=RecentCases(client, settings.case_retention_seconds),
     )
 
 
@@ -86,10 +88,20 @@ def dead_letter(job: InterpretJob, reason: str, outcome: dict[str, Any]) -> None
     client = _redis()
     DeadLetterQueue(client, settings.dead_letter_retention_seconds).add(job, reason, outcome)
     counted = Tally()
-    counted.incr("her2_dead_lettered_total", reason=reason)
+    counted.incr("her2_dead_lettered_total", door=job.door, reason=reason)
     also: list[InTransaction] = [counted, *backfill_counts([job], failed=True)]
     JobStore(client, settings.job_retention_seconds).failed(job, outcome, also=also)
     log.warning("job dead-lettered", extra={"job_id": job.job_id, "reason": reason})
+
+
+def finished(jobs: Iterable[InterpretJob]) -> Tally:
+    """`jobs` counted processed, each with its time from receipt at its door to now."""
+    counted, now = Tally(), datetime.now(UTC)
+    for job in jobs:
+        counted.incr("her2_jobs_processed_total", door=job.door)
+        seconds = (now - job.received_at).total_seconds()
+        counted.observe("her2_end_to_end_seconds", seconds, door=job.door)
+    return counted
 
 
 def backfill_counts(jobs: Iterable[InterpretJob], *, failed: bool = False) -> list[Updates]:
@@ -104,8 +116,10 @@ def backfill_counts(jobs: Iterable[InterpretJob], *, failed: bool = False) -> li
 class InterpretTask(celery.Task):  # type: ignore[misc]
     """Counts retries and dead-letters a job whose task failed for good."""
 
-    def on_retry(self, exc: Exception, task_id: str, *_: Any) -> None:
-        Metrics(_redis()).incr("her2_writeback_retries_total", reason=_reason(exc))
+    def on_retry(self, exc: Exception, task_id: str, args: Any, *_: Any) -> None:
+        payload = args[0] if args and isinstance(args[0], dict) else {}
+        door = payload.get("door") or ("backfill" if "jobs" in payload else "unknown")
+        Metrics(_redis()).incr("her2_writeback_retries_total", door=door, reason=_reason(exc))
         log.info("job retried", extra={"job_id": task_id, "reason": _reason(exc)})
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, *_: Any) -> None:
@@ -158,7 +172,7 @@ def interpret_her2(self: celery.Task, payload: dict[str, Any]) -> None:
     try:
         written = process_job(job, services())
         jobs = JobStore(_redis(), settings.job_retention_seconds)
-        jobs.done(job, written, also=backfill_counts([job]))
+        jobs.done(job, written, also=[finished([job]), *backfill_counts([job])])
     except BadInput as error:
         _dead_letter_or_keep(job, "bad-input", operation_outcome(error))
     except AuthorizationRefused as error:  # fix the configuration or registration, then replay

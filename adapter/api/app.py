@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
-from adapter.api import capability, health, ingest, jobs, prometheus
+from adapter.api import capability, console, health, ingest, jobs, prometheus
 from adapter.api.outcomes import (
     MethodNotAllowed,
     RequestRefused,
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (ingest, jobs, capability, health, prometheus):
+    for module in (ingest, jobs, capability, health, prometheus, console):
         app.include_router(module.router)
     app.add_exception_handler(AdapterError, _adapter_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

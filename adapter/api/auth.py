@@ -35,12 +35,26 @@ class ApiKeys:
             raise MissingCredentials(
                 "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE
             )
-        offered = _digest(key.strip())
-        matched = False
-        for digest in self._digests:
-            matched |= hmac.compare_digest(offered, digest)
-        if not matched:
+        if self.matching(key.strip()) is None:
             raise WrongCredentials("the API key is not accepted")
+
+    def matching(self, key: str) -> bytes | None:
+        """The digest of the configured key `key` is, or None; compares with every key."""
+        offered = _digest(key)
+        matched = None
+        for digest in self._digests:
+            if hmac.compare_digest(offered, digest):
+                matched = digest
+        return matched
+
+    def fingerprints(self, secret: bytes) -> tuple[str, ...]:
+        """Each configured key as an HMAC of its digest under `secret`: what a console session
+        keeps to know that its key is still configured, without holding the key."""
+        return tuple(fingerprint(digest, secret) for digest in self._digests)
+
+
+def fingerprint(digest: bytes, secret: bytes) -> str:
+    return hmac.new(secret, digest, hashlib.sha256).hexdigest()
 
 
 def _digest(key: str) -> bytes:

@@ -7,6 +7,7 @@ different settings in one process.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from fastapi import Request
 
 from adapter.api.auth import ApiKeys
 from adapter.api.capability import capability_statement
+from adapter.api.console_session import ConsoleSessions
+from adapter.backfill_store import BackfillStore
 from adapter.dead_letters import DeadLetterQueue
 from adapter.fhir_server import DirectorySink, FhirServer, write_back_target
 from adapter.job_store import JobStore
@@ -23,7 +26,9 @@ from adapter.mapping_files import default_mappings
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics
 from adapter.queue import make_celery
+from adapter.recent_cases import RecentCases
 from adapter.redis_client import redis_client
+from adapter.service.console import Stores
 from adapter.settings import Settings
 
 
@@ -39,23 +44,43 @@ class ApiServices:
     keys: ApiKeys
     write_back: FhirServer | DirectorySink
     capability: dict[str, Any]
+    console: Stores
+    sessions: ConsoleSessions
 
     @classmethod
     def build(cls, settings: Settings) -> ApiServices:
         """Build every shared resource; raises MappingError when mappings/ is malformed.
         Connections are opened lazily, so a broker that is down does not stop start-up."""
         client = redis_client(settings)
+        jobs = JobStore(client, settings.job_retention_seconds)
+        metrics = Metrics(client)
+        dead_letters = DeadLetterQueue(client, settings.dead_letter_retention_seconds)
+        keys = ApiKeys(settings.api_keys, demo_mode=settings.adapter_demo_mode)
+        write_back = write_back_target(settings)
+        configured = settings.console_session_secret
+        secret = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
         return cls(
             settings=settings,
             redis=client,
             celery=make_celery(settings),
-            jobs=JobStore(client, settings.job_retention_seconds),
-            metrics=Metrics(client),
-            dead_letters=DeadLetterQueue(client, settings.dead_letter_retention_seconds),
+            jobs=jobs,
+            metrics=metrics,
+            dead_letters=dead_letters,
             mappings=default_mappings(),
-            keys=ApiKeys(settings.api_keys, demo_mode=settings.adapter_demo_mode),
-            write_back=write_back_target(settings),
+            keys=keys,
+            write_back=write_back,
             capability=capability_statement(settings),
+            console=Stores(
+                redis=client,
+                metrics=metrics,
+                jobs=jobs,
+                dead_letters=dead_letters,
+                recent=RecentCases(client, settings.case_retention_seconds),
+                backfills=BackfillStore(client),
+                write_back=write_back,
+                mllp_enabled=settings.mllp_enabled,
+            ),
+            sessions=ConsoleSessions(client, keys, secret, settings.console_session_seconds),
         )
 
     def close(self) -> None:

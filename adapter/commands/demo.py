@@ -17,6 +17,9 @@ directory it is started from); the first line printed names it, and it is kept.
    `examples/hl7v2/*.hl7` over MLLP, one after the other, each waited for: a CAP-checklist IHC
    2+ message, then a labelled-text ISH message for the same accession. Prints each ACK code,
    then one line per case, as for HTTP.
+5. With `--stay`, keeps everything running until Ctrl-C, to look around the operations
+   console: its URL is printed as soon as the API is up, with the key to log in with (a demo
+   key made for this run; when ADAPTER_API_KEYS is set, its keys, never printed).
 
 Everything started is stopped on the way out, Ctrl-C included. Logs go to `*.log` in the output
 directory.
@@ -27,8 +30,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import sys
 import tempfile
+import threading
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -68,6 +73,11 @@ def register(commands: Any) -> None:
         default=None,
         help="directory for logs and Bundles (default: a new her2-demo-* temporary directory)",
     )
+    demo.add_argument(
+        "--stay",
+        action="store_true",
+        help="keep everything running after the examples (Ctrl-C stops it): open the console",
+    )
     demo.set_defaults(run=run, parser=demo)
 
 
@@ -83,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path(tempfile.mkdtemp(prefix="her2-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     show(f"Output directory (logs, Bundles; kept): {out}")
+    # A key of the environment's own is never printed; else one is made for this run, shown.
+    key = min(settings.api_keys) if settings.api_keys else secrets.token_urlsafe(18)
+    shown = "a key of ADAPTER_API_KEYS" if settings.api_keys else f"the demo key {key}"
     try:
-        return _run(examples, out, settings.log_level)
+        return _run(examples, out, settings.log_level, (key, shown), stay=args.stay)
     except KeyboardInterrupt:
         _say("interrupted; everything started was stopped")
         return EXIT_INTERRUPTED
@@ -93,14 +106,22 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _run(examples: Traversable, out: Path, log_level: str) -> int:
+def _run(
+    examples: Traversable, out: Path, log_level: str, login: tuple[str, str], *, stay: bool
+) -> int:
     from adapter.log import configure_logging
     from adapter.settings import Settings
 
     configure_logging(log_level, stream=log_file(out, "api.log"))
+    key, shown = login
     with contextlib.ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(out))
-        overrides: dict[str, Any] = {"redis_url": redis_url, "adapter_demo_mode": True}
+        # A key, even in demo mode: the console opens only with one.
+        overrides: dict[str, Any] = {
+            "redis_url": redis_url,
+            "adapter_demo_mode": True,
+            "adapter_api_keys": key,
+        }
         env = {**os.environ, "REDIS_URL": redis_url, "ADAPTER_DEMO_MODE": "true"}
         if not os.environ.get("FHIR_SERVER_URL"):
             overrides["sink_dir"] = out / "bundles"
@@ -114,12 +135,17 @@ def _run(examples: Traversable, out: Path, log_level: str) -> int:
         stack.enter_context(worker_process(env, out))
         wait_for_worker(settings, out)
         show(f"Redis {startup.shown_url(redis_url)}; API {base_url}; one worker")
-        results = feed(base_url, examples, settings)
+        show(f"Operations console {base_url}/console (log in with {shown})")
+        results = feed(base_url, examples, settings, key)
         port = stack.enter_context(mllp_listener(settings))
         show(f"MLLP listener on 127.0.0.1:{port}")
         results += feed_mllp(port, examples, settings)
         print_table(results, settings)
         failed = any(r["state"] != "done" for r in results)
+        if stay:
+            show(f"Still running: the console is at {base_url}/console; Ctrl-C stops everything")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
         return EXIT_FAILED if failed else EXIT_OK
 
 

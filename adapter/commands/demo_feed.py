@@ -74,15 +74,16 @@ def _settled(jobs: Any, job_id: str) -> Any:
     return record if record is not None and record.state.value != "queued" else None
 
 
-def feed(base_url: str, examples: Traversable, settings: Any) -> list[dict[str, Any]]:
-    """POST the examples; the correlation pair one after the other, each waited for. Each
-    job's cases are read back as soon as it is done: a later job of the same specimen
+def feed(base_url: str, examples: Traversable, settings: Any, key: str) -> list[dict[str, Any]]:
+    """POST the examples with `key`; the correlation pair one after the other, each waited
+    for. Each job's cases are read back as soon as it is done: a later job of the same specimen
     rewrites the same resources (deterministic ids)."""
     import httpx
 
     read = _reader(settings)
     results: list[dict[str, Any]] = []
-    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base_url, timeout=10.0, headers=auth) as http:
         batch = [_post(http, path) for path in _example_files(examples / "fhir", ".json")]
         results += [_cases(_await_job(http, posted), read) for posted in batch]
         for path in _example_files(examples / "correlation", ".json"):

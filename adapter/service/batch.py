@@ -28,6 +28,7 @@ from adapter.queue import InterpretBatch, InterpretJob
 from adapter.service.arrivals import Arrival
 from adapter.service.case_state import StoredCase
 from adapter.service.processing import WorkerServices, job_arrival
+from adapter.service.reported import recent_case
 from adapter.service.settle import Settlement, settle
 
 log = logging.getLogger("her2.worker")
@@ -68,7 +69,14 @@ def process_batch(batch: InterpretBatch, services: WorkerServices, tally: Tally)
             if arrival.withdrawn:
                 log.info("withdrawal of an unknown input ignored", extra={"job_id": job.job_id})
         written = _write(last, services, tally)
-        services.cases.save_all((held[key], _record(states[key])) for key in held)
+        door = batch.jobs[0].door
+        lines = [recent_case(settled, door, recorded) for settled in last.values()]
+        for _ in last:
+            tally.incr("her2_reports_written_total", door=door)
+        services.cases.save_all(
+            ((held[key], _record(states[key])) for key in held),
+            also=[services.recent.noted([line for line in lines if line is not None])],
+        )
     for key, job_ids in members.items():
         for job_id in job_ids:
             outcome.written.setdefault(job_id, []).extend(written.get(key, []))

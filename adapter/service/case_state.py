@@ -71,6 +71,7 @@ class CaseMeta:
     final_reported: bool = False  # a final (or later, amended) report of this case was written
     reported_status: str | None = None  # status of the last report written
     last: tuple[JsonDict, ...] = ()  # the resources last written (for a withdrawal of all)
+    reports: int = 0  # reports of this case written so far: the last one's version
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from adapter.interpretation.model import SiteGroup
 from adapter.mappings import Mappings
 from adapter.metrics import Metrics, Tally
 from adapter.queue import HL7V2_MEDIA_TYPE, InterpretJob
+from adapter.recent_cases import RecentCases
 from adapter.service.arrivals import (
     SUPPORT_TYPES,
     Arrival,
@@ -41,6 +42,7 @@ from adapter.service.arrivals import (
     v2_entries,
 )
 from adapter.service.case_state import StoredCase
+from adapter.service.reported import recent_case
 from adapter.service.settle import settle
 
 JsonDict = dict[str, Any]
@@ -55,6 +57,7 @@ class WorkerServices:
     cases: CaseStore
     target: FhirServer | DirectorySink
     metrics: Metrics
+    recent: RecentCases
 
 
 def process_job(job: InterpretJob, services: WorkerServices) -> list[str]:
@@ -131,8 +134,11 @@ def _settle(
             started = time.perf_counter()
             written = services.target.transaction(bundle)
             tally.observe("her2_writeback_seconds", time.perf_counter() - started)
+            tally.incr("her2_reports_written_total", door=job.door)
         state = settled.state
-        held.save(state.record_meta(), state.inputs, state.support)
+        line = recent_case(settled, job.door, datetime.now(UTC))
+        noted = [services.recent.noted([line])] if line is not None else []
+        held.save(state.record_meta(), state.inputs, state.support, also=noted)
     interpreted = settled.interpreted
     if interpreted is not None:
         status = interpreted.interpretation.status.value

@@ -95,6 +95,7 @@ def settle(
         final_reported=merged.meta.final_reported or status in ("final", AMENDED),
         reported_status=status,
         last=tuple(resources),
+        reports=merged.meta.reports + 1,
     )
     # v2: the case's Specimen and input Observations (withdrawn ones as entered-in-error) are
     # written with the report; a FHIR sender holds its own.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,5 +30,9 @@ def test_demo_feeds_every_example_and_prints_each_case(tmp_path: Path) -> None:
     assert "Traceback" not in ran.stdout + ran.stderr
     assert_every_example_interpreted(ran.stdout)
     assert output_directory(ran.stdout) == out
+    console = (
+        r"^Operations console http://127\.0\.0\.1:\d+/console \(log in with the demo key \S+\)$"
+    )
+    assert re.search(console, ran.stdout, re.MULTILINE), ran.stdout
     assert list((out / "bundles").glob("*.json"))
     assert {"api.log", "worker.log", "redis.log"} <= {p.name for p in out.iterdir()}

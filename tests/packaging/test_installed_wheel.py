@@ -41,6 +41,12 @@ def test_wheel_holds_every_module_and_every_shipped_data_file(installed: Install
         for p in [*(ROOT / "mappings").glob("*.json"), *(ROOT / "examples").rglob("*")]
         if p.is_file() and p.suffix != ".md"
     }
+    # the operations console's templates, stylesheet and script
+    data |= {
+        p.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for p in (ROOT / "adapter" / "api" / folder).iterdir()
+    }
 
     assert modules - names == set()
     assert data - names == set()

@@ -129,6 +129,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "adapter.backfill_store",
             "adapter.dead_letters",
             "adapter.case_store",
+            "adapter.recent_cases",
             "adapter.metrics",
             "adapter.heartbeat",
             "adapter.periodic",
