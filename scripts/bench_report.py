@@ -157,3 +157,34 @@ def table(report: Report) -> str:
     ]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text + (["", "notes:", *notes] if notes else []))
+
+
+def summary(reports: Sequence[Report]) -> str:
+    """Every figure with a target across runs: its ratio (or value) and met? in each run that
+    measured it, and whether every one of those runs met it. A figure's name that starts with
+    a number (its target's in the issue) sorts by it."""
+    header = ["target", *(f"run {n}" for n in range(1, len(reports) + 1)), "every run"]
+    lines = [header]
+    names = list(dict.fromkeys(f.name for r in reports for f in r.figures if f.target))
+    names.sort(key=lambda name: name.split(" ", 1)[0])  # "1 CPU ...": by the issue's target
+    for name in names:
+        cells, verdicts = [], []
+        for report in reports:
+            row = next((r for r in report.rows() if r.name == name), None)
+            if row is None or row.met is None:
+                cells.append("-")
+                continue
+            shown = (
+                f"{row.ratio:.2f}x" if row.ratio is not None else f"{number(row.value)} {row.unit}"
+            )
+            cells.append(f"{shown} {'yes' if row.met else 'NO'}")
+            verdicts.append(row.met)
+        every = "-" if not verdicts else ("yes" if all(verdicts) else "NO")
+        target = next(f.target for r in reports for f in r.figures if f.name == name)
+        assert target is not None
+        lines.append([f"{name} ({target.describe()})", *cells, every])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                      enumerate(zip(line, widths, strict=True))) for line in lines]  # fmt: skip
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)

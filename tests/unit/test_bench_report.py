@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bench_report import Figure, Report, Target, number, percentile, table
+from bench_report import Figure, Report, Target, number, percentile, summary, table
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -86,3 +86,20 @@ def test_numbers_keep_three_significant_digits_and_group_thousands() -> None:
     assert number(1234.5) == "1,234"
     assert number(9.876) == "9.88"
     assert number(None) == "n/a"
+
+
+def test_the_summary_shows_each_target_per_run_and_whether_every_run_met_it() -> None:
+    runs = []
+    for service, p99 in ((240.0, 9.0), (180.0, 12.0)):
+        report = Report()
+        report.add(Figure("A", 400.0, "msg/s"))
+        report.add(Figure("3 p99", p99, "ms", Target("<", 10)))
+        report.add(Figure("2 service", service, "msg/s", Target(">=", 0.5, "A")))
+        runs.append(report)
+    runs[0].add(Figure("7 rss growth", 3.0, "MB", Target("<=", 16)))  # measured in run 1 only
+    lines = summary(runs).splitlines()
+    assert lines[0].split() == ["target", "run", "1", "run", "2", "every", "run"]
+    rows = [line.split() for line in lines[2:]]
+    assert rows[0] == ["2", "service", "(>=", "0.5x)", "0.60x", "yes", "0.45x", "NO", "NO"]
+    assert rows[1] == ["3", "p99", "(<", "10)", "9", "ms", "yes", "12", "ms", "NO", "NO"]
+    assert rows[2] == ["7", "rss", "growth", "(<=", "16)", "3", "MB", "yes", "-", "yes"]
