@@ -147,7 +147,7 @@ class Finished:
     returncode: int
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
     """VmHWM: the peak RSS of the program the process runs now. Not wait4's ru_maxrss, which
     counts the RSS the child had before its exec, that is this process's, copied by fork."""
     with suppress(OSError), open(f"/proc/{pid}/status") as status:
@@ -170,7 +170,7 @@ def run_to_end(argv: list[str], env: dict[str, str] | None = None) -> Finished:
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _peak_rss_mb(proc.pid))
+            peak[0] = max(peak[0], peak_rss_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

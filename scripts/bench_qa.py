@@ -22,6 +22,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_procs import peak_rss_mb  # noqa: E402
 
 from adapter.fhir.report import collection_bundle  # noqa: E402
 from adapter.mapping_files import default_mappings  # noqa: E402
@@ -137,18 +140,28 @@ def run_qa(count: int, made: list[str]) -> tuple[float, float, int]:
     qa = subprocess.Popen([script, "qa", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert qa.stdin is not None
     assert qa.stdout is not None
+    # Its peak RSS read from /proc every 20 ms while it runs (VmHWM only grows), not wait4's
+    # ru_maxrss, which counts what the child held before its exec: this process, copied by fork.
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], peak_rss_mb(qa.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     for line in reports(count, made):
         qa.stdin.write(line)
     qa.stdin.close()
     output = qa.stdout.read()
-    # wait4: the resource usage of this one child (RUSAGE_CHILDREN would give the largest of
-    # every child so far)
-    _, status, usage = os.wait4(qa.pid, 0)
-    qa.returncode = os.waitstatus_to_exitcode(status)
+    qa.wait()
+    done.set()
+    sampler.join()
     seconds = time.perf_counter() - started
     if qa.returncode != 0:
         raise SystemExit(f"her2-adapter qa exited {qa.returncode}")
-    return seconds, usage.ru_maxrss / 1024, output.count(b"\n") - 1
+    return seconds, peak[0], output.count(b"\n") - 1
 
 
 def main() -> None:
