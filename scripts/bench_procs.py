@@ -147,7 +147,7 @@ class Finished:
     returncode: int
 
 
-def peak_rss_mb(pid: int) -> float:
+def _vm_hwm_mb(pid: int) -> float:
     """VmHWM: the peak RSS of the program the process runs now. Not wait4's ru_maxrss, which
     counts the RSS the child had before its exec, that is this process's, copied by fork."""
     with suppress(OSError), open(f"/proc/{pid}/status") as status:
@@ -157,33 +157,44 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+class PeakRss:
+    """The peak RSS of a running process: its VmHWM read every 20 ms by a thread until `stop`
+    (VmHWM only grows: the last reading is the peak but for the last 20 ms)."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._peak = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self._peak = max(self._peak, _vm_hwm_mb(self._pid))
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self._done.set()
+        self._thread.join()
+        return self._peak
+
+
 def run_to_end(argv: list[str], env: dict[str, str] | None = None) -> Finished:
-    """Run `argv` with its output discarded; raise unless it exits 0 or 2 (a refused line).
-    Its peak RSS is read every 20 ms (VmHWM only grows: the last reading is the peak but for
-    the last 20 ms)."""
+    """Run `argv` with its output discarded; raise unless it exits 0 or 2 (a refused line)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], peak_rss_mb(proc.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    peak = PeakRss(proc.pid)
     assert proc.stderr is not None
     errors = proc.stderr.read()  # drained while it runs: a full pipe would stop it
     _, status, usage = os.wait4(proc.pid, 0)
-    done.set()
-    sampler.join()
+    peak_mb = peak.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 2):
         raise RuntimeError(f"{argv[2:]} failed: {errors.decode()[-2000:]}")
-    return Finished(wall, Cpu(usage.ru_utime, usage.ru_stime), peak[0], proc.returncode)
+    return Finished(wall, Cpu(usage.ru_utime, usage.ru_stime), peak_mb, proc.returncode)
 
 
 def adapter_command(*args: str) -> list[str]:

@@ -22,7 +22,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_procs import peak_rss_mb  # noqa: E402
+from bench_procs import PeakRss  # noqa: E402
 
 from adapter.fhir.report import collection_bundle  # noqa: E402
 from adapter.mapping_files import default_mappings  # noqa: E402
@@ -140,28 +139,19 @@ def run_qa(count: int, made: list[str]) -> tuple[float, float, int]:
     qa = subprocess.Popen([script, "qa", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert qa.stdin is not None
     assert qa.stdout is not None
-    # Its peak RSS read from /proc every 20 ms while it runs (VmHWM only grows), not wait4's
-    # ru_maxrss, which counts what the child held before its exec: this process, copied by fork.
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], peak_rss_mb(qa.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    # Its peak from /proc while it runs, not wait4's ru_maxrss, which counts what the child
+    # held before its exec: this process, copied by fork.
+    peak = PeakRss(qa.pid)
     for line in reports(count, made):
         qa.stdin.write(line)
     qa.stdin.close()
     output = qa.stdout.read()
     qa.wait()
-    done.set()
-    sampler.join()
+    peak_mb = peak.stop()
     seconds = time.perf_counter() - started
     if qa.returncode != 0:
         raise SystemExit(f"her2-adapter qa exited {qa.returncode}")
-    return seconds, peak[0], output.count(b"\n") - 1
+    return seconds, peak_mb, output.count(b"\n") - 1
 
 
 def main() -> None:
