@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from adapter import __version__
 from adapter.commands import (
+    PROG,
     alive,
     backfill,
     demo,
@@ -28,7 +29,6 @@ from adapter.commands import (
     worker,
 )
 
-PROG = "her2-adapter"
 EXIT_CANNOT_START, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 

@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from adapter.commands import startup
+from adapter.commands import PROG, startup
 
 if TYPE_CHECKING:
     from adapter.backfill_store import BackfillProgress
     from adapter.errors import BadInput
 
-PROG: Final = "her2-adapter"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 

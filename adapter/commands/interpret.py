@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from adapter.commands import startup
+from adapter.commands import PROG, startup
 from adapter.errors import BadInput, UnreadableMessage
 from adapter.fhir.json_input import parse_json
 from adapter.fhir.json_output import dumps
@@ -31,7 +31,6 @@ from adapter.service.offline import InterpretedMessage, interpret_message, inter
 from adapter.service.settle import InterpretedCase
 from adapter.service.summary import summary_line
 
-PROG = "her2-adapter"
 STDIN = "-"
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
